@@ -1,0 +1,220 @@
+//! The attribute grammar: `#[consumer(...)]` on the struct and its fields, and what the
+//! derive reads of `#[diesel(...)]` and `#[serde(...)]`.
+
+use proc_macro2::TokenStream;
+use syn::meta::ParseNestedMeta;
+use syn::{Attribute, Expr, Ident, LitInt, LitStr, Path, Token};
+
+use crate::ctxt::Ctxt;
+
+const CONTAINER_KEYS: &str =
+    "`resource`, `methods`, `read_only`, `page_size`, `max_page_size`, `formatter`";
+const FIELD_KEYS: &str = "`read_only`";
+
+/// What the struct's attributes say.
+#[derive(Default)]
+pub(crate) struct Container {
+    pub(crate) resource: Option<LitStr>,
+    pub(crate) methods: Option<(Ident, Vec<Ident>)>,
+    pub(crate) read_only: Vec<Ident>,
+    pub(crate) page_size: Option<LitInt>,
+    pub(crate) max_page_size: Option<LitInt>,
+    pub(crate) formatter: Option<Expr>,
+    pub(crate) table_name: Option<Path>,
+    pub(crate) primary_key: Option<Vec<Ident>>,
+}
+
+/// What a field's attributes say.
+#[derive(Default)]
+pub(crate) struct Field {
+    pub(crate) read_only: bool,
+    pub(crate) column_name: Option<Ident>,
+    pub(crate) rename: Option<String>,
+    pub(crate) serde_default: bool,
+}
+
+/// Records `duplicate `name``, or stores `value`.
+fn set_once<T>(cx: &mut Ctxt, slot: &mut Option<T>, meta: &ParseNestedMeta<'_>, value: T) {
+    if slot.is_some() {
+        let name = meta
+            .path
+            .get_ident()
+            .map(|i| i.to_string())
+            .unwrap_or_default();
+        cx.error_spanned_by(&meta.path, format!("duplicate `{name}`"));
+    } else {
+        *slot = Some(value);
+    }
+}
+
+/// Parses `(a, b, c)` as identifiers.
+fn ident_list(meta: &ParseNestedMeta<'_>) -> syn::Result<Vec<Ident>> {
+    let mut names = Vec::new();
+    meta.parse_nested_meta(|inner| match inner.path.get_ident() {
+        Some(ident) if inner.input.is_empty() || inner.input.peek(Token![,]) => {
+            names.push(ident.clone());
+            Ok(())
+        }
+        _ => Err(inner.error("expected a name")),
+    })?;
+    Ok(names)
+}
+
+/// Skips an attribute entry this derive does not read: `key`, `key = value` or
+/// `key(...)`.
+fn skip(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+    if meta.input.peek(Token![=]) {
+        meta.value()?.parse::<Expr>()?;
+    } else if meta.input.peek(syn::token::Paren) {
+        let content;
+        syn::parenthesized!(content in meta.input);
+        content.parse::<TokenStream>()?;
+    }
+    Ok(())
+}
+
+impl Container {
+    pub(crate) fn from_attrs(cx: &mut Ctxt, attrs: &[Attribute]) -> Self {
+        let mut this = Container::default();
+        for attr in attrs {
+            if attr.path().is_ident("consumer") {
+                let result = attr.parse_nested_meta(|meta| {
+                    let key = meta.path.get_ident().map(Ident::to_string).unwrap_or_default();
+                    match key.as_str() {
+                        "resource" => {
+                            let lit: LitStr = meta.value()?.parse()?;
+                            let name = lit.value();
+                            if name.is_empty()
+                                || !name
+                                    .bytes()
+                                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                            {
+                                cx.error_spanned_by(
+                                    &lit,
+                                    "a resource name is made of letters, digits, `_` and `-`, \
+                                     and has no `.`",
+                                );
+                            }
+                            set_once(cx, &mut this.resource, &meta, lit);
+                        }
+                        "methods" => {
+                            let names = ident_list(&meta)?;
+                            let keyword = meta.path.get_ident().cloned();
+                            if let Some(keyword) = keyword {
+                                set_once(cx, &mut this.methods, &meta, (keyword, names));
+                            }
+                        }
+                        "read_only" => this.read_only.extend(ident_list(&meta)?),
+                        "page_size" => {
+                            let lit = meta.value()?.parse()?;
+                            set_once(cx, &mut this.page_size, &meta, lit);
+                        }
+                        "max_page_size" => {
+                            let lit = meta.value()?.parse()?;
+                            set_once(cx, &mut this.max_page_size, &meta, lit);
+                        }
+                        "formatter" => {
+                            let expr = meta.value()?.parse()?;
+                            set_once(cx, &mut this.formatter, &meta, expr);
+                        }
+                        _ => {
+                            cx.error_spanned_by(
+                                &meta.path,
+                                format!(
+                                    "unknown consumer option `{}`; expected one of: {CONTAINER_KEYS}",
+                                    path_name(&meta.path)
+                                ),
+                            );
+                            skip(&meta)?;
+                        }
+                    }
+                    Ok(())
+                });
+                if let Err(error) = result {
+                    cx.push(error);
+                }
+            } else if attr.path().is_ident("diesel") {
+                let result = attr.parse_nested_meta(|meta| {
+                    if meta.path.is_ident("table_name") {
+                        this.table_name = Some(meta.value()?.parse()?);
+                    } else if meta.path.is_ident("primary_key") {
+                        this.primary_key = Some(ident_list(&meta)?);
+                    } else {
+                        skip(&meta)?;
+                    }
+                    Ok(())
+                });
+                if let Err(error) = result {
+                    cx.push(error);
+                }
+            }
+        }
+        this
+    }
+}
+
+impl Field {
+    pub(crate) fn from_attrs(cx: &mut Ctxt, attrs: &[Attribute]) -> Self {
+        let mut this = Field::default();
+        for attr in attrs {
+            let result = if attr.path().is_ident("consumer") {
+                attr.parse_nested_meta(|meta| {
+                    if meta.path.is_ident("read_only") {
+                        if this.read_only {
+                            cx.error_spanned_by(&meta.path, "duplicate `read_only`");
+                        }
+                        this.read_only = true;
+                    } else {
+                        cx.error_spanned_by(
+                            &meta.path,
+                            format!(
+                                "unknown field option `{}`; expected one of: {FIELD_KEYS}",
+                                path_name(&meta.path)
+                            ),
+                        );
+                        skip(&meta)?;
+                    }
+                    Ok(())
+                })
+            } else if attr.path().is_ident("diesel") {
+                attr.parse_nested_meta(|meta| {
+                    if meta.path.is_ident("column_name") {
+                        this.column_name = Some(meta.value()?.parse()?);
+                    } else {
+                        skip(&meta)?;
+                    }
+                    Ok(())
+                })
+            } else if attr.path().is_ident("serde") {
+                // Serde's own derive reports errors in its attributes; read what parses.
+                let _ = attr.parse_nested_meta(|meta| {
+                    if meta.path.is_ident("rename") && meta.input.peek(Token![=]) {
+                        let lit: LitStr = meta.value()?.parse()?;
+                        this.rename = Some(lit.value());
+                    } else if meta.path.is_ident("default") {
+                        this.serde_default = true;
+                        skip(&meta)?;
+                    } else {
+                        skip(&meta)?;
+                    }
+                    Ok(())
+                });
+                Ok(())
+            } else {
+                Ok(())
+            };
+            if let Err(error) = result {
+                cx.push(error);
+            }
+        }
+        this
+    }
+}
+
+fn path_name(path: &Path) -> String {
+    path.segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect::<Vec<_>>()
+        .join("::")
+}

@@ -1,0 +1,62 @@
+//! The derive and attribute macros of `channels-api`. Use them through the runtime crate,
+//! which re-exports them: `use channels_api::prelude::*;`.
+//!
+//! # `#[derive(ModelConsumer)]`
+//!
+//! Serves a Diesel model as a resource. The model must name its table with
+//! `#[diesel(table_name = ...)]` and derive `Queryable`, `Selectable` and `Serialize`.
+//!
+//! ## Container attributes: `#[consumer(...)]`
+//!
+//! - `resource = "question"`: the name before the dot in `question.create`. Default: the
+//!   struct's name in snake_case.
+//! - `methods(create, retrieve, update, patch, list, delete, invite)`: the methods offered,
+//!   built-in and custom side by side. Default: `create, retrieve, update, list, delete`.
+//!   A custom name must be an associated function marked `#[consumer_method]`.
+//! - `read_only(id, pub_date)`: fields never taken from client input, like the field
+//!   attribute below.
+//! - `page_size = 50`, `max_page_size = 1000`: the sizes of `list` pages.
+//! - `formatter = BareFormatter`: an expression whose value implements `Formatter`, used
+//!   for this resource's responses.
+//!
+//! ## Field attributes: `#[consumer(...)]`
+//!
+//! - `read_only`: never taken from client input (ids, timestamps filled in by the database).
+//!
+//! Also read: `#[diesel(table_name = ..., primary_key(...))]` on the struct,
+//! `#[diesel(column_name = ...)]` on a field, and a field's `#[serde(rename = "...")]` (its
+//! name on the wire) and `#[serde(default)]` (optional on create, `Default::default()`
+//! when missing).
+//!
+//! # `#[consumer_method]`
+//!
+//! Marks an associated `async fn` as a custom method. It takes `&Context` and, optionally,
+//! an argument of any `Deserialize` type built from the request's payload, and returns
+//! `Result<T, ApiError>` with `T: Serialize`.
+
+mod attr;
+mod ctxt;
+mod expand;
+mod method;
+mod model;
+
+use proc_macro::TokenStream;
+
+/// Serves a Diesel model as a resource of the WebSocket API. See the crate documentation
+/// for its attributes.
+#[proc_macro_derive(ModelConsumer, attributes(consumer))]
+pub fn derive_model_consumer(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    expand::derive(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Marks an associated `async fn` as a custom method of the model's consumer. Its name
+/// goes in the consumer's `methods(...)`.
+#[proc_macro_attribute]
+pub fn consumer_method(args: TokenStream, item: TokenStream) -> TokenStream {
+    method::expand(args.into(), item.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}

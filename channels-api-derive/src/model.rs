@@ -1,0 +1,313 @@
+//! The checked model: what the derive generates code from, once every rule holds.
+
+use syn::{Data, DeriveInput, Expr, Fields, GenericArgument, Ident, Path, PathArguments, Type};
+
+use crate::attr;
+use crate::ctxt::Ctxt;
+
+/// The built-in methods, as written in `methods(...)`.
+pub(crate) const BUILTINS: &[&str] = &["create", "retrieve", "update", "patch", "list", "delete"];
+
+/// The methods of a consumer whose `methods(...)` is left out.
+const DEFAULTS: &[&str] = &["create", "retrieve", "update", "list", "delete"];
+
+pub(crate) enum Method {
+    Builtin(Ident),
+    Custom(Ident),
+}
+
+impl Method {
+    pub(crate) fn ident(&self) -> &Ident {
+        match self {
+            Method::Builtin(ident) | Method::Custom(ident) => ident,
+        }
+    }
+}
+
+pub(crate) struct Field<'a> {
+    pub(crate) ident: &'a Ident,
+    pub(crate) ty: &'a Type,
+    /// The column, in the table's module.
+    pub(crate) column: Ident,
+    /// The name on the wire.
+    pub(crate) wire: String,
+    pub(crate) read_only: bool,
+    /// `Option<T>`: may be null, so it is never required.
+    pub(crate) nullable: bool,
+    /// `#[serde(default)]`: `Default::default()` when missing on create.
+    pub(crate) default: bool,
+}
+
+pub(crate) struct Model<'a> {
+    pub(crate) ident: &'a Ident,
+    pub(crate) resource: String,
+    pub(crate) methods: Vec<Method>,
+    pub(crate) fields: Vec<Field<'a>>,
+    pub(crate) pk: usize,
+    pub(crate) table: Path,
+    pub(crate) page_size: u32,
+    pub(crate) max_page_size: u32,
+    pub(crate) formatter: Option<Expr>,
+}
+
+impl<'a> Model<'a> {
+    /// The writable fields: what create, update and patch read from a request.
+    pub(crate) fn writable(&self) -> impl Iterator<Item = &Field<'a>> {
+        self.fields.iter().filter(|f| !f.read_only)
+    }
+
+    /// The writable fields but the primary key, which identifies the record to change.
+    pub(crate) fn changeable(&self) -> impl Iterator<Item = &Field<'a>> {
+        let pk = self.pk;
+        self.fields
+            .iter()
+            .enumerate()
+            .filter(move |(i, f)| !f.read_only && *i != pk)
+            .map(|(_, f)| f)
+    }
+
+    pub(crate) fn pk(&self) -> &Field<'a> {
+        &self.fields[self.pk]
+    }
+
+    pub(crate) fn from_ast(input: &'a DeriveInput) -> syn::Result<Self> {
+        let mut cx = Ctxt::default();
+        let container = attr::Container::from_attrs(&mut cx, &input.attrs);
+
+        if !input.generics.params.is_empty() {
+            cx.error_spanned_by(
+                &input.generics,
+                "`ModelConsumer` does not support generic models: derive it on a concrete \
+                 Diesel model",
+            );
+        }
+        let named = match &input.data {
+            Data::Struct(data) => match &data.fields {
+                Fields::Named(named) => Some(named),
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some(named) = named else {
+            let mut error = syn::Error::new_spanned(
+                &input.ident,
+                "`ModelConsumer` works on a struct with named fields, one per column of its \
+                 table",
+            );
+            if let Err(others) = cx.check() {
+                error.combine(others);
+            }
+            return Err(error);
+        };
+
+        let mut fields = Vec::new();
+        for field in &named.named {
+            let Some(ident) = &field.ident else { continue };
+            let attrs = attr::Field::from_attrs(&mut cx, &field.attrs);
+            let name = ident.to_string();
+            let name = name.strip_prefix("r#").unwrap_or(&name).to_owned();
+            fields.push(Field {
+                ident,
+                ty: &field.ty,
+                column: attrs.column_name.unwrap_or_else(|| ident.clone()),
+                wire: attrs.rename.unwrap_or(name),
+                read_only: attrs.read_only,
+                nullable: is_option(&field.ty),
+                default: attrs.serde_default,
+            });
+        }
+
+        for name in &container.read_only {
+            match fields.iter_mut().find(|f| f.ident == name) {
+                Some(field) => field.read_only = true,
+                None => cx.error_spanned_by(
+                    name,
+                    format!(
+                        "`read_only` names `{name}`, but `{}` has no such field",
+                        input.ident
+                    ),
+                ),
+            }
+        }
+
+        let table = match container.table_name {
+            Some(table) => table,
+            None => {
+                cx.error_spanned_by(
+                    &input.ident,
+                    format!(
+                        "`{}` names no table\n\
+                         note: add `#[diesel(table_name = schema::your_table)]`, the table \
+                         `Queryable` and `Selectable` read from",
+                        input.ident
+                    ),
+                );
+                syn::parse_quote!(__missing_table)
+            }
+        };
+
+        let pk = match &container.primary_key {
+            Some(keys) if keys.len() != 1 => {
+                let at = keys
+                    .get(1)
+                    .map_or_else(|| input.ident.clone(), Clone::clone);
+                cx.error_spanned_by(
+                    at,
+                    "`ModelConsumer` needs a single-column primary key; composite keys are \
+                     not supported",
+                );
+                None
+            }
+            Some(keys) => {
+                let key = &keys[0];
+                let found = fields.iter().position(|f| f.ident == key);
+                if found.is_none() {
+                    cx.error_spanned_by(
+                        key,
+                        format!(
+                            "`primary_key` names `{key}`, but `{}` has no such field",
+                            input.ident
+                        ),
+                    );
+                }
+                found
+            }
+            None => {
+                let found = fields.iter().position(|f| f.ident == "id");
+                if found.is_none() {
+                    cx.error_spanned_by(
+                        &input.ident,
+                        format!(
+                            "`{}` has no primary key\n\
+                             note: add an `id` field, or name the key field with \
+                             `#[diesel(primary_key(field))]`",
+                            input.ident
+                        ),
+                    );
+                }
+                found
+            }
+        };
+
+        let methods = match container.methods {
+            Some((keyword, names)) => {
+                if names.is_empty() {
+                    cx.error_spanned_by(
+                        &keyword,
+                        format!(
+                            "`methods(...)` lists no method; built-in ones are: {}",
+                            BUILTINS.join(", ")
+                        ),
+                    );
+                }
+                let mut methods: Vec<Method> = Vec::new();
+                for name in names {
+                    if methods.iter().any(|m| *m.ident() == name) {
+                        cx.error_spanned_by(&name, format!("duplicate method `{name}`"));
+                        continue;
+                    }
+                    let builtin = BUILTINS.iter().any(|b| name == b);
+                    methods.push(if builtin {
+                        Method::Builtin(name)
+                    } else {
+                        Method::Custom(name)
+                    });
+                }
+                methods
+            }
+            None => DEFAULTS
+                .iter()
+                .map(|name| Method::Builtin(Ident::new(name, input.ident.span())))
+                .collect(),
+        };
+
+        let page_size = positive(&mut cx, container.page_size.as_ref(), 50);
+        let max_page_size = positive(
+            &mut cx,
+            container.max_page_size.as_ref(),
+            1000.max(page_size),
+        );
+        if max_page_size < page_size
+            && let Some(lit) = &container.max_page_size
+        {
+            cx.error_spanned_by(
+                lit,
+                format!("`max_page_size` is below `page_size` ({page_size})"),
+            );
+        }
+
+        let resource = match &container.resource {
+            Some(lit) => lit.value(),
+            None => snake_case(&input.ident.to_string()),
+        };
+
+        cx.check()?;
+        Ok(Model {
+            ident: &input.ident,
+            resource,
+            methods,
+            fields,
+            pk: pk.unwrap_or_default(),
+            table,
+            page_size,
+            max_page_size,
+            formatter: container.formatter,
+        })
+    }
+}
+
+fn positive(cx: &mut Ctxt, lit: Option<&syn::LitInt>, default: u32) -> u32 {
+    let Some(lit) = lit else { return default };
+    match lit.base10_parse::<u32>() {
+        Ok(n) if n > 0 => n,
+        _ => {
+            cx.error_spanned_by(lit, "expected a whole number from 1 to 4294967295");
+            default
+        }
+    }
+}
+
+/// Whether a type is written `Option<T>`.
+fn is_option(ty: &Type) -> bool {
+    let Type::Path(path) = ty else { return false };
+    let Some(last) = path.path.segments.last() else {
+        return false;
+    };
+    last.ident == "Option"
+        && matches!(&last.arguments, PathArguments::AngleBracketed(args)
+            if args.args.len() == 1 && matches!(args.args[0], GenericArgument::Type(_)))
+}
+
+/// `UserProfile` → `user_profile`.
+pub(crate) fn snake_case(name: &str) -> String {
+    let name = name.strip_prefix("r#").unwrap_or(name);
+    let mut out = String::with_capacity(name.len() + 4);
+    let chars: Vec<char> = name.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_uppercase() {
+            let after_lower =
+                i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
+            let before_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
+            if i > 0 && (after_lower || (before_lower && chars[i - 1].is_uppercase())) {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::snake_case;
+
+    #[test]
+    fn snake_cases_names() {
+        assert_eq!(snake_case("Question"), "question");
+        assert_eq!(snake_case("UserProfile"), "user_profile");
+        assert_eq!(snake_case("HTTPRequest"), "http_request");
+        assert_eq!(snake_case("Todo2Item"), "todo2_item");
+    }
+}

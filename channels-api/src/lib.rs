@@ -1,0 +1,148 @@
+//! A REST-like streaming API over WebSockets for Diesel models.
+//!
+//! Annotate a model with `#[derive(ModelConsumer)]` and it answers `create`, `retrieve`,
+//! `update`, `patch`, `list` and `delete` over one WebSocket, addressed as
+//! `resource.method`; add methods of your own with `#[consumer_method]`. The methods a
+//! resource offers are checked at compile time, and the runtime drives the socket loop,
+//! the dispatch, the pagination and the database pool.
+//!
+//! ```no_run
+//! use channels_api::prelude::*;
+//!
+//! mod schema {
+//!     diesel::table! {
+//!         questions (id) {
+//!             id -> Integer,
+//!             question_text -> Text,
+//!         }
+//!     }
+//! }
+//!
+//! #[derive(Queryable, Selectable, Serialize, ModelConsumer)]
+//! #[diesel(table_name = schema::questions)]
+//! #[consumer(resource = "question", methods(create, retrieve, update, list, delete, echo))]
+//! pub struct Question {
+//!     #[consumer(read_only)]
+//!     pub id: i32,
+//!     pub question_text: String,
+//! }
+//!
+//! impl Question {
+//!     /// `question.echo` answers with what it was sent.
+//!     #[consumer_method]
+//!     async fn echo(_ctx: &Context<'_>, args: serde_json::Value) -> Result<serde_json::Value, ApiError> {
+//!         Ok(args)
+//!     }
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), channels_api::Error> {
+//!     let db = Database::connect_from_env("sqlite://polls.sqlite3").await?;
+//!     Router::new().consumer::<Question>().serve("127.0.0.1:8000", db).await
+//! }
+//! ```
+//!
+//! # Modules
+//!
+//! - [`consumer`]: the [`Consumer`] and [`Model`] traits the derive implements, and the
+//!   built-in methods.
+//! - [`protocol`]: requests, replies and the [`Formatter`] of responses.
+//! - [`database`]: the connection pool over SQLite and PostgreSQL.
+//! - [`router`] and [`server`]: paths, the accept loop and each connection's loop.
+//! - [`limits`]: what one connection may cost.
+//! - [`error`]: the server's [`Error`] and the client's [`ApiError`].
+
+pub mod consumer;
+pub mod context;
+pub mod database;
+pub mod error;
+pub mod limits;
+pub mod protocol;
+pub mod router;
+pub mod server;
+
+pub use channels_api_derive::{ModelConsumer, consumer_method};
+pub use consumer::{Consumer, ListOptions, Model, Page};
+pub use context::{ConnectionInfo, Context};
+pub use database::{Backend, Database, DatabaseOptions, DbConnection, DbError};
+pub use error::{ApiError, Error, Errors, Result};
+pub use limits::Limits;
+pub use protocol::{BareFormatter, Body, DefaultFormatter, Formatter, Payload, Reply, Response};
+pub use router::Router;
+pub use server::Server;
+
+pub use chrono;
+pub use diesel;
+pub use diesel_migrations;
+pub use serde_json;
+pub use tokio_tungstenite::tungstenite;
+
+/// Everything a model file needs: `use channels_api::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        ApiError, BareFormatter, Consumer, Context, Database, DefaultFormatter, Formatter, Model,
+        ModelConsumer, Router, consumer_method,
+    };
+    pub use diesel::prelude::{Identifiable, Insertable, Queryable, Selectable};
+    pub use serde::{Deserialize, Serialize};
+}
+
+/// Runs `$body` with `$conn` bound to the concrete connection inside a [`DbConnection`],
+/// so that the query in `$body` is compiled once for each backend.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_connection {
+    ($db:expr, $conn:ident => $body:expr) => {
+        match $db {
+            $crate::DbConnection::Postgres($conn) => $body,
+            $crate::DbConnection::Sqlite($conn) => $body,
+        }
+    };
+}
+
+/// What the derive's output reaches; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::__with_connection as with_connection;
+    pub use crate::consumer::{Consumer, ListOptions, MethodFuture, Model, builtin};
+    pub use crate::context::Context;
+    pub use crate::database::DbConnection;
+    pub use crate::error::{ApiError, Errors};
+    pub use crate::formatter_arc;
+    pub use crate::protocol::{Formatter, Payload, REQUIRED, Reply, field_value};
+    pub use diesel;
+    pub use diesel::QueryResult;
+    pub use serde;
+    pub use std::boxed::Box;
+    pub use std::option::Option;
+    pub use std::result::Result;
+    pub use std::sync::Arc;
+
+    /// What a consumer method may return: `Result<T, E>` with `T: Serialize` and an error
+    /// that converts into [`ApiError`].
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` is not a valid return type for a consumer method",
+        note = "a consumer method returns `Result<T, ApiError>` where `T: Serialize`"
+    )]
+    pub trait MethodOutput {
+        /// The reply, or the error to send.
+        fn into_reply(self) -> Result<crate::Reply, ApiError>;
+    }
+
+    impl<T: serde::Serialize, E: Into<ApiError>> MethodOutput for Result<T, E> {
+        fn into_reply(self) -> Result<crate::Reply, ApiError> {
+            match self {
+                Ok(value) => crate::Reply::ok(&value),
+                Err(error) => Err(error.into()),
+            }
+        }
+    }
+}
+
+/// Wraps a formatter for a consumer's `formatter = ...` option.
+#[doc(hidden)]
+pub fn formatter_arc(
+    formatter: impl protocol::Formatter,
+) -> std::sync::Arc<dyn protocol::Formatter> {
+    std::sync::Arc::new(formatter)
+}

@@ -1,0 +1,343 @@
+//! Routing: which consumers answer on which WebSocket path, and the dispatch of one
+//! request to its resource and method.
+
+use std::fmt;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use futures_util::FutureExt;
+use tokio::net::ToSocketAddrs;
+
+use crate::consumer::{BUILTIN_METHODS, Consumer, MethodFuture};
+use crate::context::{ConnectionInfo, Context};
+use crate::database::Database;
+use crate::error::{ApiError, Error};
+use crate::limits::Limits;
+use crate::protocol::{Body, DefaultFormatter, Formatter, Payload, Request, Response};
+use crate::server::Server;
+
+type DispatchFn =
+    for<'a> fn(&'static str, &'a Context<'a>, &'a Payload<'a>) -> Option<MethodFuture<'a>>;
+
+/// One consumer registered on a path.
+struct Resource {
+    name: &'static str,
+    methods: &'static [&'static str],
+    dispatch: DispatchFn,
+    own_formatter: Option<Arc<dyn Formatter>>,
+    formatter: Arc<dyn Formatter>,
+}
+
+/// The consumers served on one WebSocket path.
+pub(crate) struct Endpoint {
+    pub(crate) path: String,
+    resources: Vec<Resource>,
+    formatter: Arc<dyn Formatter>,
+}
+
+/// Maps WebSocket paths to consumers, and holds the server's settings.
+///
+/// ```no_run
+/// # use channels_api::prelude::*;
+/// # fn f<Question: Consumer, User: Consumer, AdminQuestion: Consumer>() {
+/// let router = Router::new()
+///     .consumer::<Question>()                   // question.* on "/"
+///     .consumer::<User>()                       // user.* on "/" too
+///     .consumer_at::<AdminQuestion>("/admin/")  // another consumer on its own path
+///     .formatter(BareFormatter);                // every consumer without its own
+/// # }
+/// ```
+pub struct Router {
+    endpoints: Vec<Endpoint>,
+    formatter: Arc<dyn Formatter>,
+    limits: Limits,
+    errors: Vec<String>,
+}
+
+impl fmt::Debug for Router {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut map = f.debug_map();
+        for endpoint in &self.endpoints {
+            let names: Vec<_> = endpoint.resources.iter().map(|r| r.name).collect();
+            map.entry(&endpoint.path, &names);
+        }
+        map.finish()
+    }
+}
+
+impl Default for Router {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Router {
+    /// A router with no consumers, the [`DefaultFormatter`] and default [`Limits`].
+    pub fn new() -> Self {
+        Self {
+            endpoints: Vec::new(),
+            formatter: Arc::new(DefaultFormatter),
+            limits: Limits::default(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// Serves consumer `C` on the path `/`.
+    pub fn consumer<C: Consumer>(self) -> Self {
+        self.consumer_at::<C>("/")
+    }
+
+    /// Serves consumer `C` on `path`. Several consumers may share a path as long as their
+    /// resource names differ.
+    pub fn consumer_at<C: Consumer>(mut self, path: &str) -> Self {
+        let index = match self.endpoints.iter().position(|e| e.path == path) {
+            Some(index) => index,
+            None => {
+                self.endpoints.push(Endpoint {
+                    path: path.to_owned(),
+                    resources: Vec::new(),
+                    formatter: self.formatter.clone(),
+                });
+                self.endpoints.len() - 1
+            }
+        };
+        let endpoint = &mut self.endpoints[index];
+        if endpoint.resources.iter().any(|r| r.name == C::RESOURCE) {
+            self.errors.push(format!(
+                "two consumers serve the resource `{}` on the path `{path}`",
+                C::RESOURCE
+            ));
+            return self;
+        }
+        let own_formatter = C::formatter();
+        endpoint.resources.push(Resource {
+            name: C::RESOURCE,
+            methods: C::METHODS,
+            dispatch: C::dispatch,
+            formatter: own_formatter
+                .clone()
+                .unwrap_or_else(|| self.formatter.clone()),
+            own_formatter,
+        });
+        self
+    }
+
+    /// The formatter for every consumer that does not name its own, and for errors that
+    /// concern no consumer (malformed frames, unknown resources).
+    pub fn formatter(mut self, formatter: impl Formatter) -> Self {
+        self.formatter = Arc::new(formatter);
+        for endpoint in &mut self.endpoints {
+            endpoint.formatter = self.formatter.clone();
+            for resource in &mut endpoint.resources {
+                if resource.own_formatter.is_none() {
+                    resource.formatter = self.formatter.clone();
+                }
+            }
+        }
+        self
+    }
+
+    /// Replaces the connection limits.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Binds `addr` and returns the server, ready to [`run`](Server::run). Bind
+    /// `127.0.0.1:0` to get a free port, then read it with [`Server::local_addr`].
+    pub async fn bind(self, addr: impl ToSocketAddrs, db: Database) -> Result<Server, Error> {
+        if !self.errors.is_empty() {
+            return Err(Error::Config(self.errors.join("; ")));
+        }
+        if self.endpoints.is_empty() {
+            return Err(Error::Config("the router has no consumers".into()));
+        }
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        Ok(Server::new(listener, self.endpoints, db, self.limits))
+    }
+
+    /// Binds `addr` and serves until the process receives Ctrl-C (SIGINT) or SIGTERM.
+    pub async fn serve(self, addr: impl ToSocketAddrs, db: Database) -> Result<(), Error> {
+        let server = self.bind(addr, db).await?;
+        tracing::info!(addr = %server.local_addr()?, "serving");
+        server.run_until(shutdown_signal()).await
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+impl Endpoint {
+    /// Answers one text frame: appends the response's text to `out`.
+    pub(crate) async fn handle(
+        &self,
+        text: &str,
+        db: &Database,
+        connection: &ConnectionInfo,
+        limits: &Limits,
+        out: &mut String,
+    ) {
+        let request = match Request::parse(text, limits.max_json_depth) {
+            Ok(request) => request,
+            Err(bad) => {
+                let response = error_response(bad.method_json, bad.request_id, &bad.error);
+                return self.formatter.format(&response, out);
+            }
+        };
+        let respond_error = |error: &ApiError, out: &mut String| {
+            let response = error_response(request.method_json, request.request_id, error);
+            self.formatter.format(&response, out)
+        };
+        let method = match request.method() {
+            Ok(method) => method,
+            Err(error) => return respond_error(&error, out),
+        };
+        let (resource, method) = match self.resolve(&method) {
+            Ok(found) => found,
+            Err(error) => return respond_error(&error, out),
+        };
+        let ctx = Context {
+            db,
+            connection,
+            resource: resource.name,
+            method,
+        };
+        let Some(future) = (resource.dispatch)(method, &ctx, &request.payload) else {
+            return respond_error(&self.unknown_method(resource, method), out);
+        };
+        let result = match AssertUnwindSafe(future).catch_unwind().await {
+            Ok(result) => result,
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(
+                    resource = resource.name,
+                    method,
+                    panic = %what,
+                    "method panicked"
+                );
+                Err(ApiError::internal())
+            }
+        };
+        let response = match &result {
+            Ok(reply) => Response {
+                method_json: request.method_json,
+                request_id: request.request_id,
+                status: reply.status(),
+                body: reply.data().map_or(Body::Empty, Body::Data),
+            },
+            Err(error) => error_response(request.method_json, request.request_id, error),
+        };
+        resource.formatter.format(&response, out);
+    }
+
+    /// Finds the resource and the method's static name for `resource.method`.
+    fn resolve(&self, method: &str) -> Result<(&Resource, &'static str), ApiError> {
+        let Some((resource_name, method_name)) = method.split_once('.') else {
+            return Err(ApiError::field(
+                404,
+                "method",
+                format!(
+                    "`{method}` names no method: use \"resource.method\"; available: {}",
+                    self.all_methods()
+                ),
+            ));
+        };
+        let Some(resource) = self.resources.iter().find(|r| r.name == resource_name) else {
+            return Err(ApiError::field(
+                404,
+                "method",
+                format!(
+                    "unknown resource `{resource_name}`; available: {}",
+                    self.all_methods()
+                ),
+            ));
+        };
+        match resource.methods.iter().find(|m| **m == method_name) {
+            Some(name) => Ok((resource, name)),
+            None => Err(self.unknown_method(resource, method_name)),
+        }
+    }
+
+    /// 405 for a built-in method the resource does not enable, 404 for any other name.
+    fn unknown_method(&self, resource: &Resource, method: &str) -> ApiError {
+        let available = resource
+            .methods
+            .iter()
+            .map(|m| format!("{}.{m}", resource.name))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if BUILTIN_METHODS.contains(&method) {
+            ApiError::field(
+                405,
+                "method",
+                format!(
+                    "`{}.{method}` is not enabled on this resource; available: {available}",
+                    resource.name
+                ),
+            )
+        } else {
+            ApiError::field(
+                404,
+                "method",
+                format!(
+                    "unknown method `{}.{method}`; available: {available}",
+                    resource.name
+                ),
+            )
+        }
+    }
+
+    fn all_methods(&self) -> String {
+        let mut names = Vec::new();
+        for resource in &self.resources {
+            for method in resource.methods {
+                names.push(format!("{}.{method}", resource.name));
+            }
+        }
+        names.join(", ")
+    }
+
+    /// Formats an error that concerns no request (a binary frame).
+    pub(crate) fn format_error(&self, error: &ApiError, out: &mut String) {
+        self.formatter
+            .format(&error_response(None, None, error), out);
+    }
+}
+
+fn error_response<'a>(
+    method_json: Option<&'a serde_json::value::RawValue>,
+    request_id: Option<&'a serde_json::value::RawValue>,
+    error: &'a ApiError,
+) -> Response<'a> {
+    Response {
+        method_json,
+        request_id,
+        status: error.status(),
+        body: Body::Errors(error.errors()),
+    }
+}

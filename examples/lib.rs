@@ -1,0 +1,4 @@
+//! The example applications of channels-api, as libraries the end-to-end tests also use.
+
+#[path = "polls/app.rs"]
+pub mod polls;

@@ -1,0 +1,100 @@
+//! The polls app: questions and users, served over one WebSocket.
+//!
+//! ```json
+//! {"method": "question.create", "question_text": "What is your favorite python package?"}
+//! {"method": "user.create", "email": "test@test.com", "password": "1Password"}
+//! {"method": "user.invite", "email": "friend@test.com"}
+//! ```
+
+use channels_api::prelude::*;
+use channels_api::serde_json::{Map, Value};
+use diesel_migrations::{EmbeddedMigrations, embed_migrations};
+
+/// The tables, as Diesel sees them.
+pub mod schema {
+    diesel::table! {
+        /// Poll questions.
+        questions (id) {
+            /// The key.
+            id -> Integer,
+            /// The question.
+            question_text -> Text,
+            /// When it was asked.
+            pub_date -> Timestamp,
+        }
+    }
+
+    diesel::table! {
+        /// Users of the polls.
+        users (id) {
+            /// The key.
+            id -> Integer,
+            /// Unique email address.
+            email -> Text,
+            /// The password, never sent back.
+            password -> Text,
+        }
+    }
+}
+
+/// A poll question: `question.create`, `.retrieve`, `.update`, `.patch`, `.list`, `.delete`.
+#[derive(Debug, Queryable, Selectable, Identifiable, Serialize, ModelConsumer)]
+#[diesel(table_name = schema::questions)]
+#[consumer(
+    resource = "question",
+    methods(create, retrieve, update, patch, list, delete)
+)]
+pub struct Question {
+    /// Assigned by the database.
+    #[consumer(read_only)]
+    pub id: i32,
+    /// The question asked.
+    pub question_text: String,
+    /// Set by the database when the question is created.
+    #[consumer(read_only)]
+    pub pub_date: chrono::NaiveDateTime,
+}
+
+/// A user: the five built-in methods plus the custom `user.invite`.
+#[derive(Debug, Queryable, Selectable, Identifiable, Serialize, ModelConsumer)]
+#[diesel(table_name = schema::users)]
+#[consumer(
+    resource = "user",
+    methods(create, retrieve, update, list, delete, invite)
+)]
+pub struct User {
+    /// Assigned by the database.
+    #[consumer(read_only)]
+    pub id: i32,
+    /// Unique: a second user with the same email is a 409.
+    pub email: String,
+    /// Written on create and update, never sent back in a response.
+    #[serde(skip_serializing)]
+    pub password: String,
+}
+
+impl User {
+    /// `user.invite`: answers with the content it was sent.
+    #[consumer_method]
+    async fn invite(
+        _ctx: &Context<'_>,
+        content: Map<String, Value>,
+    ) -> Result<Map<String, Value>, ApiError> {
+        Ok(content)
+    }
+}
+
+/// The schema on SQLite.
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("polls/migrations/sqlite");
+/// The schema on PostgreSQL.
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("polls/migrations/postgres");
+
+/// The app's routes: both resources on `/`.
+pub fn router() -> Router {
+    Router::new().consumer::<Question>().consumer::<User>()
+}
+
+/// Brings the schema of `db` up to date.
+pub async fn migrate(db: &Database) -> Result<(), channels_api::Error> {
+    db.migrate(SQLITE_MIGRATIONS, POSTGRES_MIGRATIONS).await
+}

@@ -1,0 +1,919 @@
+//! End-to-end tests: a real WebSocket client against a real server on an ephemeral port,
+//! over a real database. Every test runs on SQLite; the same tests run on PostgreSQL with
+//! `cargo test -p channels-api-tests -- --ignored` and `CHANNELS_API_TEST_POSTGRES_URL` set
+//! (`.ci/run` does both).
+
+use std::time::Duration;
+
+use channels_api::tungstenite::Message;
+use channels_api::tungstenite::protocol::frame::coding::CloseCode;
+use channels_api::{BareFormatter, Database, DatabaseOptions, Router};
+use channels_api_examples::polls::{self, Question, User};
+use channels_api_tests::proxy::{Proxy, reroute_postgres_url};
+use channels_api_tests::{Backend, Client, TestDb, TestServer, errors_of, postgres_url};
+use serde_json::{Value, json};
+
+/// Test-only consumers over the polls tables: a second consumer of one model with its own
+/// formatter and page sizes, and custom methods that reach the database, read their context
+/// and panic.
+mod extra {
+    use channels_api::prelude::*;
+    use channels_api_examples::polls::schema::questions;
+    use diesel::prelude::*;
+    use serde_json::{Value, json};
+
+    #[derive(Queryable, Selectable, Serialize, ModelConsumer)]
+    #[diesel(table_name = questions)]
+    #[consumer(
+        resource = "bare_question",
+        methods(create, retrieve, list),
+        formatter = BareFormatter,
+        page_size = 2,
+        max_page_size = 3
+    )]
+    pub(crate) struct BareQuestion {
+        #[consumer(read_only)]
+        pub id: i32,
+        pub question_text: String,
+        #[consumer(read_only)]
+        pub pub_date: chrono::NaiveDateTime,
+    }
+
+    #[derive(Queryable, Selectable, Serialize, ModelConsumer)]
+    #[diesel(table_name = questions)]
+    #[consumer(resource = "tools", methods(boom, count_like, whoami, create))]
+    pub(crate) struct Tools {
+        #[consumer(read_only)]
+        pub id: i32,
+        pub question_text: String,
+        #[consumer(read_only)]
+        pub pub_date: chrono::NaiveDateTime,
+    }
+
+    #[derive(Deserialize)]
+    pub(crate) struct Like {
+        pub(crate) text: String,
+    }
+
+    impl Tools {
+        #[consumer_method]
+        async fn boom(_ctx: &Context<'_>) -> Result<(), ApiError> {
+            panic!("boom")
+        }
+
+        /// Counts questions containing `text`, through the backend-neutral connection.
+        #[consumer_method]
+        async fn count_like(ctx: &Context<'_>, like: Like) -> Result<i64, ApiError> {
+            let pattern = format!("%{}%", like.text);
+            let n = ctx
+                .db()
+                .run(move |conn| {
+                    questions::table
+                        .filter(questions::question_text.like(pattern))
+                        .count()
+                        .get_result::<i64>(conn)
+                })
+                .await?;
+            Ok(n)
+        }
+
+        #[consumer_method]
+        async fn whoami(ctx: &Context<'_>) -> Result<Value, ApiError> {
+            Ok(json!({
+                "resource": ctx.resource(),
+                "method": ctx.method(),
+                "path": ctx.connection().path(),
+                "backend": ctx.db().backend().to_string(),
+            }))
+        }
+    }
+}
+
+/// Runs each named test once per backend: on SQLite always, on PostgreSQL when asked.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[ignore = "needs PostgreSQL: set CHANNELS_API_TEST_POSTGRES_URL, run with --ignored"]
+                async fn $name() {
+                    super::$name(super::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    create_answers_with_the_stored_row,
+    request_id_is_echoed_verbatim,
+    retrieve_finds_a_row_or_answers_404,
+    update_requires_every_writable_field,
+    patch_changes_some_fields,
+    list_pages_through_rows,
+    delete_answers_204_then_404,
+    user_password_is_never_sent_back,
+    custom_method_echoes_its_content,
+    custom_methods_reach_context_and_database,
+    unique_violation_is_409_naming_the_field,
+    missing_and_mistyped_fields_are_400_naming_them,
+    read_only_fields_are_ignored_on_input,
+    bad_frames_get_400_and_the_connection_stays_usable,
+    unknown_resources_and_methods_list_what_exists,
+    method_not_enabled_is_405,
+    binary_frames_get_400,
+    oversized_messages_close_with_1009,
+    deeply_nested_json_gets_400,
+    pipelined_requests_are_all_answered_in_order,
+    concurrent_clients_lose_no_row,
+    unknown_path_is_refused_at_the_handshake,
+    consumers_on_different_paths,
+    formatters_per_router_and_per_consumer,
+    panicking_method_answers_500_and_keeps_the_connection,
+    database_outage_is_503_and_recovers,
+);
+
+const SEED_QUESTION: &str = "What is your favorite python package?";
+
+async fn create_answers_with_the_stored_row(backend: Backend) {
+    let server = TestServer::polls(backend).await;
+    let mut client = server.client().await;
+    // The message of the Python project's README, verbatim.
+    client
+        .send_text(r#"{"method": "question.create", "question_text": "What is your favorite python package?"}"#)
+        .await;
+    let response = client.recv().await;
+    assert_eq!(response["method"], "question.create");
+    assert_eq!(response["status"], 201);
+    assert!(response.get("request_id").is_none(), "{response}");
+    let data = &response["data"];
+    assert!(data["id"].as_i64().is_some_and(|id| id > 0), "{response}");
+    assert_eq!(data["question_text"], SEED_QUESTION);
+    let pub_date = data["pub_date"].as_str().expect("pub_date is a string");
+    assert!(
+        chrono::NaiveDateTime::parse_from_str(pub_date, "%Y-%m-%dT%H:%M:%S%.f").is_ok(),
+        "{pub_date}"
+    );
+
+    // The row is in the database, as answered.
+    let id = data["id"].as_i64().unwrap() as i32;
+    let stored = server
+        .db
+        .run(move |conn| {
+            use channels_api::Model;
+            Question::find(conn, &id)
+        })
+        .await
+        .unwrap()
+        .expect("the row exists");
+    assert_eq!(stored.question_text, SEED_QUESTION);
+}
+
+async fn request_id_is_echoed_verbatim(backend: Backend) {
+    let server = TestServer::polls(backend).await;
+    let mut client = server.client().await;
+    for id in [r#""abc""#, "7", "1.5e3", "null", "true", r#""\u00e9\n""#] {
+        client
+            .send_text(&format!(
+                r#"{{"method":"question.list","request_id":{id}}}"#
+            ))
+            .await;
+        let text = client.recv_text().await;
+        assert!(
+            text.contains(&format!(r#""request_id":{id},"#)),
+            "request_id {id} not echoed verbatim in {text}"
+        );
+    }
+    // A request_id that is not a scalar is refused, and the method is still named.
+    let response = client
+        .request(json!({"method": "question.list", "request_id": [1]}))
+        .await;
+    assert_eq!(response["status"], 400);
+    assert_eq!(response["method"], "question.list");
+    assert_eq!(errors_of(&response, "request_id").len(), 1);
+}
+
+async fn create_question(client: &mut Client, text: &str) -> i64 {
+    let response = client
+        .request(json!({"method": "question.create", "question_text": text}))
+        .await;
+    assert_eq!(response["status"], 201, "{response}");
+    response["data"]["id"].as_i64().expect("an id")
+}
+
+async fn retrieve_finds_a_row_or_answers_404(backend: Backend) {
+    let server = TestServer::polls(backend).await;
+    let mut client = server.client().await;
+    let id = create_question(&mut client, "Hi").await;
+    let response = client
+        .request(json!({"method": "question.retrieve", "request_id": 8, "id": id}))
+        .await;
+    assert_eq!(response["status"], 200);
+    assert_eq!(response["request_id"], 8);
+    assert_eq!(response["data"]["id"], id);
+    assert_eq!(response["data"]["question_text"], "Hi");
+
+    let response = client
+        .request(json!({"method": "question.retrieve", "id": id + 1000}))
+        .await;
+    assert_eq!(response["status"], 404);
+    assert!(response.get("data").is_none());
+
+    let response = client.request(json!({"method": "question.retrieve"})).await;
+    assert_eq!(response["status"], 400);
+    assert_eq!(errors_of(&response, "id"), ["this field is required"]);
+
+    let response = client
+        .request(json!({"method": "question.retrieve", "id": "one"}))
+        .await;
+    assert_eq!(response["status"], 400);
+    assert_eq!(
+        errors_of(&response, "id"),
+        ["expected an integer, got the string \"one\""]
+    );
+}
+
+async fn update_requires_every_writable_field(backend: Backend) {
+    let server = TestServer::polls(backend).await;
+    let mut client = server.client().await;
+    let id = create_question(&mut client, "Hi").await;
+    let response = client
+        .request(json!({"method": "question.update", "id": id, "question_text": "Hello"}))
+        .await;
+    assert_eq!(response["status"], 200, "{response}");
+    assert_eq!(response["data"]["question_text"], "Hello");
+    assert_eq!(response["data"]["id"], id);
+
+    let response = client
+        .request(json!({"method": "question.update", "id": id}))
+        .await;
+    assert_eq!(response["status"], 400);
+    assert_eq!(
+        errors_of(&response, "question_text"),
+        ["this field is required"]
+    );
+
+    // Every problem of the request at once.
+    let response = client
+        .request(json!({"method": "question.update", "question_text": 5}))
+        .await;
+    assert_eq!(response["status"], 400);
+    assert_eq!(errors_of(&response, "id"), ["this field is required"]);
+    assert_eq!(
+        errors_of(&response, "question_text"),
+        ["expected a string, got the number 5"]
+    );
+
+    let response = client
+        .request(json!({"method": "question.update", "id": id + 1000, "question_text": "x"}))
+        .await;
+    assert_eq!(response["status"], 404);
+}
+
+async fn patch_changes_some_fields(backend: Backend) {
+    let server = TestServer::polls(backend).await;
+    let mut client = server.client().await;
+    let id = create_question(&mut client, "Hi").await;
+    let response = client
+        .request(json!({"method": "question.patch", "id": id}))
+        .await;
+    assert_eq!(response["status"], 200, "{response}");
+    assert_eq!(response["data"]["question_text"], "Hi");
+    let response = client
+        .request(json!({"method": "question.patch", "id": id, "question_text": "Hey"}))
+        .await;
+    assert_eq!(response["status"], 200);
+    assert_eq!(response["data"]["question_text"], "Hey");
+    let response = client
+        .request(json!({"method": "question.patch", "id": id + 1000}))
+        .await;
+    assert_eq!(response["status"], 404);
+}
+
+async fn list_pages_through_rows(backend: Backend) {
+    let server = TestServer::polls(backend).await;
+    let mut client = server.client().await;
+    let response = client.request(json!({"method": "question.list"})).await;
+    assert_eq!(
+        response["data"],
+        json!({"count": 0, "page": 1, "page_size": 50, "results": []})
+    );
+    for i in 0..5 {
+        create_question(&mut client, &format!("q{i}")).await;
+    }
+    let response = client
+        .request(json!({"method": "question.list", "page_size": 2}))
+        .await;
+    assert_eq!(response["status"], 200);
+    let data = &response["data"];
+    assert_eq!(data["count"], 5);
+    assert_eq!(data["page"], 1);
+    assert_eq!(data["page_size"], 2);
+    let texts: Vec<_> = data["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["question_text"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(texts, ["q0", "q1"]);
+
+    let response = client
+        .request(json!({"method": "question.list", "page": 3, "page_size": 2}))
+        .await;
+    assert_eq!(response["data"]["results"].as_array().unwrap().len(), 1);
+    let response = client
+        .request(json!({"method": "question.list", "page": 9, "page_size": 2}))
+        .await;
+    assert_eq!(response["data"]["results"], json!([]));
+    assert_eq!(response["data"]["count"], 5);
+
+    let response = client
+        .request(json!({"method": "question.list", "page": 0, "page_size": 0}))
+        .await;
+    assert_eq!(response["status"], 400);
+    assert_eq!(errors_of(&response, "page").len(), 1);
+    assert_eq!(
+        errors_of(&response, "page_size"),
+        ["must be between 1 and 1000"]
+    );
+    let response = client
+        .request(json!({"method": "question.list", "page": "two"}))
+        .await;
+    assert_eq!(response["status"], 400);
+    assert_eq!(errors_of(&response, "page").len(), 1);
+}
+
+async fn delete_answers_204_then_404(backend: Backend) {
+    let server = TestServer::polls(backend).await;
+    let mut client = server.client().await;
+    let id = create_question(&mut client, "Bye").await;
+    let response = client
+        .request(json!({"method": "question.delete", "id": id, "request_id": "d"}))
+        .await;
+    assert_eq!(
+        response,
+        json!({"method": "question.delete", "request_id": "d", "status": 204})
+    );
+    let response = client
+        .request(json!({"method": "question.delete", "id": id}))
+        .await;
+    assert_eq!(response["status"], 404);
+    let response = client
+        .request(json!({"method": "question.retrieve", "id": id}))
+        .await;
+    assert_eq!(response["status"], 404);
+}
+
+async fn user_password_is_never_sent_back(backend: Backend) {
+    let server = TestServer::polls(backend).await;
+    let mut client = server.client().await;
+    client
+        .send_text(
+            r#"{"method": "user.create", "email": "test@test.com", "password": "1Password"}"#,
+        )
+        .await;
+    let text = client.recv_text().await;
+    assert!(
+        !text.contains("1Password") && !text.contains("password"),
+        "{text}"
+    );
+    let response: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(response["status"], 201);
+    assert_eq!(response["data"]["email"], "test@test.com");
+    let id = response["data"]["id"].as_i64().unwrap();
+
+    for request in [
+        json!({"method": "user.retrieve", "id": id}),
+        json!({"method": "user.list"}),
+        json!({"method": "user.update", "id": id, "email": "new@test.com", "password": "2Password"}),
+    ] {
+        client.send(&request).await;
+        let text = client.recv_text().await;
+        assert!(text.contains("\"status\":200"), "{text}");
+        assert!(
+            !text.contains("Password") && !text.contains("password"),
+            "{text}"
+        );
+    }
+
+    // The password is stored all the same.
+    let id = id as i32;
+    let user = server
+        .db
+        .run(move |conn| {
+            use channels_api::Model;
+            User::find(conn, &id)
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.password, "2Password");
+}
+
+async fn custom_method_echoes_its_content(backend: Backend) {
+    let server = TestServer::polls(backend).await;
+    let mut client = server.client().await;
+    let response = client
+        .request(json!({
+            "method": "user.invite",
+            "request_id": 3,
+            "email": "friend@test.com",
+            "nested": {"a": [1, 2.5, null, "x"]}
+        }))
+        .await;
+    assert_eq!(
+        response,
+        json!({
+            "method": "user.invite",
+            "request_id": 3,
+            "status": 200,
+            "data": {"email": "friend@test.com", "nested": {"a": [1, 2.5, null, "x"]}}
+        })
+    );
+}
+
+fn tools_router() -> Router {
+    Router::new()
+        .consumer::<Question>()
+        .consumer::<extra::Tools>()
+        .consumer::<extra::BareQuestion>()
+}
+
+async fn custom_methods_reach_context_and_database(backend: Backend) {
+    let server = TestServer::start(backend, tools_router()).await;
+    let mut client = server.client().await;
+    for text in ["apple pie", "apple", "pear"] {
+        create_question(&mut client, text).await;
+    }
+    let response = client
+        .request(json!({"method": "tools.count_like", "text": "apple"}))
+        .await;
+    assert_eq!(response["data"], 2, "{response}");
+    let response = client.request(json!({"method": "tools.count_like"})).await;
+    assert_eq!(response["status"], 400);
+    assert_eq!(errors_of(&response, "text"), ["this field is required"]);
+    let response = client
+        .request(json!({"method": "tools.count_like", "text": ["apple"]}))
+        .await;
+    assert_eq!(
+        errors_of(&response, "text"),
+        ["expected a string, got a list"]
+    );
+
+    let response = client.request(json!({"method": "tools.whoami"})).await;
+    let expected_backend = match backend {
+        Backend::Sqlite => "SQLite",
+        Backend::Postgres => "PostgreSQL",
+    };
+    assert_eq!(
+        response["data"],
+        json!({"resource": "tools", "method": "whoami", "path": "/", "backend": expected_backend})
+    );
+}
+
+async fn unique_violation_is_409_naming_the_field(backend: Backend) {
+    let server = TestServer::polls(backend).await;
+    let mut client = server.client().await;
+    let create = json!({"method": "user.create", "email": "a@test.com", "password": "x"});
+    assert_eq!(client.request(create.clone()).await["status"], 201);
+    let response = client.request(create).await;
+    assert_eq!(response["status"], 409, "{response}");
+    assert_eq!(
+        errors_of(&response, "email"),
+        ["a record with this value already exists"]
+    );
+    // Nothing of the database's own text leaks.
+    let text = response.to_string();
+    assert!(
+        !text.contains("UNIQUE") && !text.contains("duplicate key"),
+        "{text}"
+    );
+}
+
+async fn missing_and_mistyped_fields_are_400_naming_them(backend: Backend) {
+    let server = TestServer::polls(backend).await;
+    let mut client = server.client().await;
+    let response = client
+        .request(json!({"method": "question.create", "request_id": 7}))
+        .await;
+    assert_eq!(
+        response,
+        json!({
+            "method": "question.create",
+            "request_id": 7,
+            "status": 400,
+            "errors": {"question_text": ["this field is required"]}
+        })
+    );
+    let response = client
+        .request(json!({"method": "question.create", "question_text": 5}))
+        .await;
+    assert_eq!(
+        errors_of(&response, "question_text"),
+        ["expected a string, got the number 5"]
+    );
+    let response = client
+        .request(json!({"method": "question.create", "question_text": null}))
+        .await;
+    assert_eq!(
+        errors_of(&response, "question_text"),
+        ["this field may not be null"]
+    );
+    let response = client
+        .request(json!({"method": "user.create", "email": true}))
+        .await;
+    assert_eq!(
+        errors_of(&response, "email"),
+        ["expected a string, got true"]
+    );
+    assert_eq!(errors_of(&response, "password"), ["this field is required"]);
+    // No row was written by any of them.
+    let response = client.request(json!({"method": "question.list"})).await;
+    assert_eq!(response["data"]["count"], 0);
+}
+
+async fn read_only_fields_are_ignored_on_input(backend: Backend) {
+    let server = TestServer::polls(backend).await;
+    let mut client = server.client().await;
+    let response = client
+        .request(json!({
+            "method": "question.create",
+            "id": 999,
+            "pub_date": "2000-01-01T00:00:00",
+            "question_text": "Hi"
+        }))
+        .await;
+    assert_eq!(response["status"], 201);
+    assert_ne!(response["data"]["id"], 999);
+    assert_ne!(response["data"]["pub_date"], "2000-01-01T00:00:00");
+    let id = response["data"]["id"].clone();
+    let response = client
+        .request(json!({"method": "question.patch", "id": id, "pub_date": "2000-01-01T00:00:00"}))
+        .await;
+    assert_ne!(response["data"]["pub_date"], "2000-01-01T00:00:00");
+}
+
+async fn bad_frames_get_400_and_the_connection_stays_usable(backend: Backend) {
+    let server = TestServer::polls(backend).await;
+    let mut client = server.client().await;
+    let cases = [
+        ("{\"method\": \"question.list\"", "malformed JSON"),
+        ("not json at all", "malformed JSON"),
+        ("", "malformed JSON"),
+        ("[1, 2]", "expected a JSON object"),
+        ("\"question.list\"", "expected a JSON object"),
+        ("42", "expected a JSON object"),
+    ];
+    for (frame, message) in cases {
+        client.send_text(frame).await;
+        let response = client.recv().await;
+        assert_eq!(response["status"], 400, "{frame}: {response}");
+        let errors = errors_of(&response, "non_field_errors");
+        assert!(errors[0].contains(message), "{frame}: {response}");
+    }
+    let response = client.request(json!({"request_id": 1})).await;
+    assert_eq!(response["status"], 400);
+    assert_eq!(response["request_id"], 1);
+    assert!(errors_of(&response, "method")[0].contains("required"));
+    let response = client.request(json!({"method": 5})).await;
+    assert_eq!(response["status"], 400);
+    assert!(errors_of(&response, "method")[0].contains("string"));
+    // Still answering.
+    let response = client.request(json!({"method": "question.list"})).await;
+    assert_eq!(response["status"], 200);
+}
+
+async fn unknown_resources_and_methods_list_what_exists(backend: Backend) {
+    let server = TestServer::polls(backend).await;
+    let mut client = server.client().await;
+    let response = client.request(json!({"method": "answer.create"})).await;
+    assert_eq!(response["status"], 404);
+    let message = errors_of(&response, "method")[0];
+    assert!(message.contains("unknown resource `answer`"), "{message}");
+    assert!(
+        message.contains("question.create") && message.contains("user.invite"),
+        "{message}"
+    );
+
+    let response = client.request(json!({"method": "question.vote"})).await;
+    assert_eq!(response["status"], 404);
+    let message = errors_of(&response, "method")[0];
+    assert!(
+        message.contains("unknown method `question.vote`"),
+        "{message}"
+    );
+    assert!(
+        message.contains("question.patch") && !message.contains("user."),
+        "{message}"
+    );
+
+    let response = client.request(json!({"method": "question"})).await;
+    assert_eq!(response["status"], 404);
+    assert!(errors_of(&response, "method")[0].contains("resource.method"));
+}
+
+async fn method_not_enabled_is_405(backend: Backend) {
+    let server = TestServer::polls(backend).await;
+    let mut client = server.client().await;
+    let response = client
+        .request(json!({"method": "user.patch", "id": 1, "request_id": "p"}))
+        .await;
+    assert_eq!(response["status"], 405);
+    assert_eq!(response["request_id"], "p");
+    let message = errors_of(&response, "method")[0];
+    assert!(
+        message.contains("not enabled") && message.contains("user.update"),
+        "{message}"
+    );
+}
+
+async fn binary_frames_get_400(backend: Backend) {
+    let server = TestServer::polls(backend).await;
+    let mut client = server.client().await;
+    client
+        .send_message(Message::binary(br#"{"method":"question.list"}"#.to_vec()))
+        .await;
+    let response = client.recv().await;
+    assert_eq!(response["status"], 400);
+    assert!(errors_of(&response, "non_field_errors")[0].contains("binary"));
+    let response = client.request(json!({"method": "question.list"})).await;
+    assert_eq!(response["status"], 200);
+}
+
+async fn oversized_messages_close_with_1009(backend: Backend) {
+    let server = TestServer::polls(backend).await;
+    let mut client = server.client().await;
+    let big = "x".repeat(1024 * 1024 + 1);
+    client
+        .send(&json!({"method": "question.create", "question_text": big}))
+        .await;
+    match client.next_message().await {
+        Some(Message::Close(Some(frame))) => assert_eq!(frame.code, CloseCode::Size),
+        other => panic!("expected a close frame with code 1009, got {other:?}"),
+    }
+    // Nothing was written, and the server still serves others.
+    let mut other = server.client().await;
+    let response = other.request(json!({"method": "question.list"})).await;
+    assert_eq!(response["data"]["count"], 0);
+    // Just under the limit is fine.
+    let text = "y".repeat(1024 * 1024 - 100);
+    let response = other
+        .request(json!({"method": "question.create", "question_text": text}))
+        .await;
+    assert_eq!(response["status"], 201);
+}
+
+async fn deeply_nested_json_gets_400(backend: Backend) {
+    let server = TestServer::polls(backend).await;
+    let mut client = server.client().await;
+    for depth in [100, 100_000] {
+        let frame = format!(
+            r#"{{"method":"user.invite","request_id":1,"x":{}{}}}"#,
+            "[".repeat(depth),
+            "]".repeat(depth)
+        );
+        client.send_text(&frame).await;
+        let response = client.recv().await;
+        assert_eq!(response["status"], 400, "depth {depth}");
+        assert!(errors_of(&response, "non_field_errors")[0].contains("nested"));
+    }
+    let response = client
+        .request(json!({"method": "user.invite", "x": [[[[1]]]]}))
+        .await;
+    assert_eq!(response["status"], 200);
+}
+
+async fn pipelined_requests_are_all_answered_in_order(backend: Backend) {
+    let server = TestServer::polls(backend).await;
+    let mut client = server.client().await;
+    for i in 0..50 {
+        let request = if i % 2 == 0 {
+            json!({"method": "question.create", "request_id": i, "question_text": format!("q{i}")})
+        } else {
+            json!({"method": "question.retrieve", "request_id": i, "id": i / 2 + 1})
+        };
+        client.send(&request).await;
+    }
+    for i in 0..50 {
+        let response = client.recv().await;
+        assert_eq!(response["request_id"], i, "{response}");
+        if i % 2 == 0 {
+            assert_eq!(response["status"], 201);
+        } else {
+            // The create just before it is visible: one connection's requests run in order.
+            assert_eq!(response["status"], 200, "{response}");
+            assert_eq!(response["data"]["question_text"], format!("q{}", i - 1));
+        }
+    }
+}
+
+async fn concurrent_clients_lose_no_row(backend: Backend) {
+    let server = TestServer::polls(backend).await;
+    let mut tasks = Vec::new();
+    for c in 0..8 {
+        let addr = server.addr;
+        tasks.push(tokio::spawn(async move {
+            let mut client = Client::connect(addr, "/").await;
+            for i in 0..25 {
+                let response = client
+                    .request(
+                        json!({"method": "question.create", "question_text": format!("{c}-{i}")}),
+                    )
+                    .await;
+                assert_eq!(response["status"], 201, "{response}");
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("client task");
+    }
+    let mut client = server.client().await;
+    let response = client.request(json!({"method": "question.list"})).await;
+    assert_eq!(response["data"]["count"], 200);
+}
+
+async fn unknown_path_is_refused_at_the_handshake(backend: Backend) {
+    let server = TestServer::polls(backend).await;
+    let error = tokio_tungstenite::connect_async(format!("ws://{}/nowhere/", server.addr))
+        .await
+        .expect_err("the handshake is refused");
+    match error {
+        tokio_tungstenite::tungstenite::Error::Http(response) => {
+            assert_eq!(response.status(), 404)
+        }
+        other => panic!("expected HTTP 404, got {other}"),
+    }
+}
+
+async fn consumers_on_different_paths(backend: Backend) {
+    let router = Router::new()
+        .consumer::<Question>()
+        .consumer_at::<User>("/accounts/")
+        .consumer_at::<Question>("/accounts/");
+    let server = TestServer::start(backend, router).await;
+    let mut root = Client::connect(server.addr, "/").await;
+    let response = root
+        .request(json!({"method": "user.create", "email": "a@b.c", "password": "p"}))
+        .await;
+    assert_eq!(response["status"], 404, "{response}");
+    create_question(&mut root, "on root").await;
+
+    let mut accounts = Client::connect(server.addr, "/accounts/").await;
+    let response = accounts
+        .request(json!({"method": "user.create", "email": "a@b.c", "password": "p"}))
+        .await;
+    assert_eq!(response["status"], 201);
+    let response = accounts.request(json!({"method": "question.list"})).await;
+    assert_eq!(response["data"]["count"], 1);
+
+    // A resource served twice on one path is a configuration error, found at bind.
+    let db = Database::connect("sqlite::memory:").await.unwrap();
+    let error = Router::new()
+        .consumer::<Question>()
+        .consumer::<Question>()
+        .bind("127.0.0.1:0", db)
+        .await
+        .expect_err("duplicate resource");
+    assert!(error.to_string().contains("`question`"), "{error}");
+}
+
+async fn formatters_per_router_and_per_consumer(backend: Backend) {
+    // The consumer's own formatter: bare data for `bare_question`, the envelope elsewhere.
+    let server = TestServer::start(backend, tools_router()).await;
+    let mut client = server.client().await;
+    let response = client
+        .request(json!({"method": "bare_question.create", "request_id": 1, "question_text": "Hi"}))
+        .await;
+    assert_eq!(response["question_text"], "Hi");
+    assert!(response.get("status").is_none(), "{response}");
+    let response = client
+        .request(json!({"method": "bare_question.retrieve", "request_id": 2}))
+        .await;
+    assert_eq!(
+        response["status"], 400,
+        "errors keep the envelope: {response}"
+    );
+    assert_eq!(response["request_id"], 2);
+    // Its page sizes.
+    for text in ["a", "b"] {
+        create_question(&mut client, text).await;
+    }
+    let response = client
+        .request(json!({"method": "bare_question.list"}))
+        .await;
+    assert_eq!(response["page_size"], 2);
+    assert_eq!(response["count"], 3);
+    let response = client
+        .request(json!({"method": "bare_question.list", "page_size": 4}))
+        .await;
+    assert_eq!(
+        errors_of(&response, "page_size"),
+        ["must be between 1 and 3"]
+    );
+    let response = client.request(json!({"method": "question.list"})).await;
+    assert_eq!(response["status"], 200);
+
+    // The router's formatter.
+    let server = TestServer::start(backend, polls::router().formatter(BareFormatter)).await;
+    let mut client = server.client().await;
+    let response = client
+        .request(json!({"method": "question.create", "question_text": SEED_QUESTION}))
+        .await;
+    assert_eq!(response["question_text"], SEED_QUESTION);
+    assert!(response.get("method").is_none(), "{response}");
+    let response = client
+        .request(json!({"method": "question.delete", "id": response["id"]}))
+        .await;
+    assert_eq!(
+        response,
+        json!({"method": "question.delete", "status": 204})
+    );
+}
+
+async fn panicking_method_answers_500_and_keeps_the_connection(backend: Backend) {
+    let server = TestServer::start(backend, tools_router()).await;
+    let mut client = server.client().await;
+    let response = client
+        .request(json!({"method": "tools.boom", "request_id": 1}))
+        .await;
+    assert_eq!(
+        response,
+        json!({
+            "method": "tools.boom",
+            "request_id": 1,
+            "status": 500,
+            "errors": {"non_field_errors": ["internal server error"]}
+        })
+    );
+    let response = client.request(json!({"method": "question.list"})).await;
+    assert_eq!(response["status"], 200);
+}
+
+async fn database_outage_is_503_and_recovers(backend: Backend) {
+    match backend {
+        Backend::Sqlite => sqlite_outage().await,
+        Backend::Postgres => postgres_outage().await,
+    }
+}
+
+/// SQLite "goes away" when its directory does: no connection can be opened until it is
+/// back.
+async fn sqlite_outage() {
+    let dir = tempfile::tempdir().unwrap();
+    let db_dir = dir.path().join("data");
+    let url = format!("sqlite://{}/polls.sqlite3", db_dir.display());
+    let options = DatabaseOptions::default()
+        .connection_timeout(Duration::from_millis(500))
+        .verify(false);
+    let db = Database::connect_with(&url, options).await.unwrap();
+    let server = TestServer::serve(
+        polls::router(),
+        db.clone(),
+        TestDb::new(Backend::Sqlite).await,
+    )
+    .await;
+    let mut client = server.client().await;
+    let response = client
+        .request(json!({"method": "question.list", "request_id": 1}))
+        .await;
+    assert_eq!(response["status"], 503, "{response}");
+    assert_eq!(response["request_id"], 1);
+
+    std::fs::create_dir(&db_dir).unwrap();
+    polls::migrate(&db).await.unwrap();
+    let response = client.request(json!({"method": "question.list"})).await;
+    assert_eq!(response["status"], 200, "{response}");
+}
+
+/// PostgreSQL goes away behind a proxy the test cuts, with connections already pooled.
+async fn postgres_outage() {
+    let test_db = TestDb::new(Backend::Postgres).await;
+    let (target, _) = reroute_postgres_url(&postgres_url(), None);
+    let proxy = Proxy::start(target).await;
+    let (_, url) = reroute_postgres_url(&test_db.url, Some(proxy.addr()));
+    let options = DatabaseOptions::default().connection_timeout(Duration::from_secs(1));
+    let db = Database::connect_with(&url, options).await.unwrap();
+    polls::migrate(&db).await.unwrap();
+    let server = TestServer::serve(polls::router(), db, test_db).await;
+    let mut client = server.client().await;
+    create_question(&mut client, "before").await;
+
+    proxy.stop();
+    for _ in 0..3 {
+        let response = client.request(json!({"method": "question.list"})).await;
+        assert_eq!(response["status"], 503, "{response}");
+    }
+
+    proxy.restart().await;
+    let response = client.request(json!({"method": "question.list"})).await;
+    assert_eq!(response["status"], 200, "{response}");
+    assert_eq!(response["data"]["count"], 1);
+}
