@@ -2,6 +2,7 @@
 //! derive reads of `#[diesel(...)]` and `#[serde(...)]`.
 
 use proc_macro2::TokenStream;
+use syn::ext::IdentExt;
 use syn::meta::ParseNestedMeta;
 use syn::{Attribute, Expr, Ident, LitInt, LitStr, Path, Token};
 
@@ -47,16 +48,25 @@ fn set_once<T>(cx: &mut Ctxt, slot: &mut Option<T>, meta: &ParseNestedMeta<'_>, 
     }
 }
 
-/// Parses `(a, b, c)` as identifiers.
+/// Parses `(a, b, c)` as names.
 fn ident_list(meta: &ParseNestedMeta<'_>) -> syn::Result<Vec<Ident>> {
+    let content;
+    syn::parenthesized!(content in meta.input);
     let mut names = Vec::new();
-    meta.parse_nested_meta(|inner| match inner.path.get_ident() {
-        Some(ident) if inner.input.is_empty() || inner.input.peek(Token![,]) => {
-            names.push(ident.clone());
-            Ok(())
+    while !content.is_empty() {
+        if content.peek(LitStr) {
+            let lit: LitStr = content.parse()?;
+            return Err(syn::Error::new(
+                lit.span(),
+                format!("write names without quotes: `{}`", lit.value()),
+            ));
         }
-        _ => Err(inner.error("expected a name")),
-    })?;
+        names.push(content.call(Ident::parse_any)?);
+        if content.is_empty() {
+            break;
+        }
+        content.parse::<Token![,]>()?;
+    }
     Ok(names)
 }
 

@@ -2,10 +2,9 @@
 //! query per backend) and the `Consumer` impl (method list and dispatch).
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{quote, quote_spanned};
 use syn::DeriveInput;
 
-use crate::method::wrapper_ident;
 use crate::model::{Field, Method, Model};
 
 pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
@@ -297,15 +296,10 @@ fn expand_consumer(model: &Model<'_>) -> TokenStream {
                     }))
                 },
             },
-            Method::Custom(custom) => {
-                let wrapper = wrapper_ident(custom);
-                // The first reference fails with "no function `x` found" when the method is
-                // missing; the second when it exists but lacks `#[consumer_method]`.
-                quote! {{
-                    let _ = Self::#custom;
-                    Self::#wrapper(ctx, payload)
-                }}
-            }
+            // Spanned on the name in `methods(...)`: a missing function is reported there.
+            Method::Custom(custom) => quote_spanned! {custom.span()=>
+                __cp::call_method(Self::#custom, ctx, payload)
+            },
         };
         quote!(#name => #call,)
     });

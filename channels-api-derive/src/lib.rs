@@ -33,6 +33,12 @@
 //! Marks an associated `async fn` as a custom method. It takes `&Context` and, optionally,
 //! an argument of any `Deserialize` type built from the request's payload, and returns
 //! `Result<T, ApiError>` with `T: Serialize`.
+//!
+//! The consumer's dispatch calls the function by the name listed in `methods(...)`, so a
+//! name with no function behind it is a compile error on that name. The attribute checks
+//! the signature where it is written: each misuse (not `async`, a `self` receiver, a
+//! context taken by value, too many arguments, an argument that cannot be deserialized, a
+//! result that cannot be serialized) is an error on the offending token.
 
 mod attr;
 mod ctxt;
@@ -44,7 +50,7 @@ use proc_macro::TokenStream;
 
 /// Serves a Diesel model as a resource of the WebSocket API. See the crate documentation
 /// for its attributes.
-#[proc_macro_derive(ModelConsumer, attributes(consumer))]
+#[proc_macro_derive(ModelConsumer, attributes(consumer, diesel))]
 pub fn derive_model_consumer(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     expand::derive(&input)
@@ -52,8 +58,8 @@ pub fn derive_model_consumer(input: TokenStream) -> TokenStream {
         .into()
 }
 
-/// Marks an associated `async fn` as a custom method of the model's consumer. Its name
-/// goes in the consumer's `methods(...)`.
+/// Marks an associated `async fn` as a custom method of the model's consumer and checks its
+/// signature. Its name goes in the consumer's `methods(...)`.
 #[proc_macro_attribute]
 pub fn consumer_method(args: TokenStream, item: TokenStream) -> TokenStream {
     method::expand(args.into(), item.into())

@@ -1,28 +1,71 @@
-//! `#[consumer_method]`: checks the signature of a custom method and emits, beside it, the
-//! wrapper the consumer's dispatch calls: read the argument from the payload, call the
-//! method, serialize its result.
+//! `#[consumer_method]`: checks the signature of a custom method, with an error on the
+//! offending token for each misuse, and asserts that its argument can be read from a
+//! payload and its result sent back. The function itself is left as written; the
+//! consumer's dispatch calls it by name.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote, quote_spanned};
+use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, ImplItemFn, ReturnType, Type};
 
 use crate::ctxt::Ctxt;
 
-/// The wrapper's name for method `name`, spanned on `name` so that a missing wrapper is
-/// reported where the method is listed.
-pub(crate) fn wrapper_ident(name: &syn::Ident) -> syn::Ident {
-    format_ident!("__channels_api_method_{}", name, span = name.span())
-}
-
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let mut function: ImplItemFn = syn::parse2(item)?;
+    let mut cx = Ctxt::default();
+    check_signature(&mut cx, &function);
+    if let Err(errors) = cx.check() {
+        // A stand-in of the right shape keeps the consumer's dispatch from adding errors of
+        // its own about the same function.
+        let errors = errors.into_compile_error();
+        let vis = &function.vis;
+        let name = &function.sig.ident;
+        return Ok(quote! {
+            #errors
+            #[allow(dead_code)]
+            #vis async fn #name(
+                _ctx: &::channels_api::__private::Context<'_>,
+            ) -> ::channels_api::__private::Result<(), ::channels_api::__private::ApiError> {
+                ::channels_api::__private::Result::Ok(())
+            }
+        });
+    }
+
+    let mut checks = Vec::new();
+    if let ReturnType::Type(_, ty) = &function.sig.output
+        && !contains_impl_trait(ty)
+    {
+        checks.push(quote_spanned! {ty.span()=>
+            ::channels_api::__private::assert_output::<#ty>();
+        });
+    }
+    if let Some(FnArg::Typed(arg)) = function.sig.inputs.iter().nth(1)
+        && !contains_impl_trait(&arg.ty)
+    {
+        let ty = &arg.ty;
+        checks.push(quote_spanned! {ty.span()=>
+            ::channels_api::__private::assert_argument::<#ty>();
+        });
+    }
+    let checks: Vec<syn::Stmt> = checks
+        .into_iter()
+        .map(syn::parse2)
+        .collect::<syn::Result<_>>()?;
+    function.block.stmts.splice(0..0, checks);
+
     let mut cx = Ctxt::default();
     if !args.is_empty() {
         cx.error_spanned_by(&args, "`#[consumer_method]` takes no arguments");
     }
-    let function: ImplItemFn = syn::parse2(item)?;
-    let sig = &function.sig;
+    let errors = cx.check().err().map(syn::Error::into_compile_error);
+    Ok(quote! {
+        #errors
+        #function
+    })
+}
 
+fn check_signature(cx: &mut Ctxt, function: &ImplItemFn) {
+    let sig = &function.sig;
     if sig.asyncness.is_none() {
         cx.error_spanned_by(
             sig.fn_token,
@@ -43,7 +86,6 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
     }
 
     let mut inputs = sig.inputs.iter();
-    let mut arg_ty = None;
     match inputs.next() {
         Some(FnArg::Receiver(receiver)) => cx.error_spanned_by(
             receiver,
@@ -65,63 +107,21 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
              optionally an argument read from the payload",
         ),
     }
-    if let Some(arg) = inputs.next() {
-        match arg {
-            FnArg::Typed(arg) => arg_ty = Some(arg.ty.clone()),
-            FnArg::Receiver(receiver) => {
-                cx.error_spanned_by(receiver, "a consumer method takes no `self`")
-            }
-        }
+    if let Some(FnArg::Receiver(receiver)) = inputs.next() {
+        cx.error_spanned_by(receiver, "a consumer method takes no `self`");
     }
-    let extra: Vec<_> = inputs.collect();
-    if let Some(first) = extra.first() {
+    if let Some(extra) = inputs.next() {
         cx.error_spanned_by(
-            first,
+            extra,
             "a consumer method takes at most two arguments: the context and one value read \
              from the payload\nnote: gather the fields in one struct that derives `Deserialize`",
         );
     }
-    cx.check()?;
+}
 
-    let name = &sig.ident;
-    let wrapper = wrapper_ident(name);
-    let call = match &arg_ty {
-        Some(ty) => {
-            let read = quote_spanned! {ty.span()=>
-                let __args: #ty = match payload.deserialize::<#ty>() {
-                    ::channels_api::__private::Result::Ok(__args) => __args,
-                    ::channels_api::__private::Result::Err(__error) => {
-                        return ::channels_api::__private::Result::Err(__error);
-                    }
-                };
-            };
-            quote! {
-                #read
-                Self::#name(ctx, __args).await
-            }
-        }
-        None => quote!(Self::#name(ctx).await),
-    };
-    let output = match &sig.output {
-        ReturnType::Type(_, ty) => ty.span(),
-        ReturnType::Default => name.span(),
-    };
-    let into_reply = quote_spanned! {output=>
-        ::channels_api::__private::MethodOutput::into_reply(__output)
-    };
-    Ok(quote! {
-        #function
-
-        #[doc(hidden)]
-        #[allow(non_snake_case)]
-        fn #wrapper<'a>(
-            ctx: &'a ::channels_api::__private::Context<'a>,
-            payload: &'a ::channels_api::__private::Payload<'a>,
-        ) -> ::channels_api::__private::MethodFuture<'a> {
-            ::channels_api::__private::Box::pin(async move {
-                let __output = { #call };
-                #into_reply
-            })
-        }
-    })
+/// Whether a type mentions `impl Trait`, which cannot be named in a check.
+fn contains_impl_trait(ty: &Type) -> bool {
+    quote!(#ty)
+        .into_iter()
+        .any(|token| token.to_string() == "impl")
 }

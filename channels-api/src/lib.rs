@@ -114,6 +114,7 @@ pub mod __private {
     pub use diesel::QueryResult;
     pub use serde;
     pub use std::boxed::Box;
+    pub use std::future::Future;
     pub use std::option::Option;
     pub use std::result::Result;
     pub use std::sync::Arc;
@@ -136,6 +137,68 @@ pub mod __private {
                 Err(error) => Err(error.into()),
             }
         }
+    }
+
+    /// What a consumer method may take besides its context: a value read from the payload.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be read from a request's payload",
+        note = "derive `Deserialize` for it, or take `serde_json::Value`"
+    )]
+    pub trait MethodArgument: serde::de::DeserializeOwned {}
+
+    impl<T: serde::de::DeserializeOwned> MethodArgument for T {}
+
+    /// Checks, where `#[consumer_method]` puts it, that `T` may be returned.
+    pub fn assert_output<T: MethodOutput>() {}
+
+    /// Checks, where `#[consumer_method]` puts it, that `T` may be taken as the argument.
+    pub fn assert_argument<T: MethodArgument>() {}
+
+    /// An associated `async fn` that can serve as a custom method: it takes the context
+    /// (`Args = ()`), or the context and a value read from the payload (`Args = (A,)`).
+    #[diagnostic::on_unimplemented(
+        message = "this function cannot serve as a consumer method",
+        label = "not a consumer method",
+        note = "a consumer method is `async fn name(ctx: &Context<'_>, args: A) -> Result<T, ApiError>` \
+                with `A: Deserialize` (or no `args`) and `T: Serialize`; mark it \
+                `#[consumer_method]` to have its signature checked"
+    )]
+    pub trait MethodFn<'a, Args>: Send + 'a {
+        /// Reads the argument, calls the method and serializes its answer.
+        fn call(self, ctx: &'a Context<'a>, payload: &'a Payload<'a>) -> MethodFuture<'a>;
+    }
+
+    impl<'a, F, Fut> MethodFn<'a, ()> for F
+    where
+        F: FnOnce(&'a Context<'a>) -> Fut + Send + 'a,
+        Fut: Future<Output: MethodOutput> + Send + 'a,
+    {
+        fn call(self, ctx: &'a Context<'a>, _payload: &'a Payload<'a>) -> MethodFuture<'a> {
+            Box::pin(async move { self(ctx).await.into_reply() })
+        }
+    }
+
+    impl<'a, F, A, Fut> MethodFn<'a, (A,)> for F
+    where
+        F: FnOnce(&'a Context<'a>, A) -> Fut + Send + 'a,
+        A: MethodArgument,
+        Fut: Future<Output: MethodOutput> + Send + 'a,
+    {
+        fn call(self, ctx: &'a Context<'a>, payload: &'a Payload<'a>) -> MethodFuture<'a> {
+            Box::pin(async move {
+                let args = payload.deserialize::<A>()?;
+                self(ctx, args).await.into_reply()
+            })
+        }
+    }
+
+    /// Starts custom method `method` for a request.
+    pub fn call_method<'a, Args, F: MethodFn<'a, Args>>(
+        method: F,
+        ctx: &'a Context<'a>,
+        payload: &'a Payload<'a>,
+    ) -> MethodFuture<'a> {
+        method.call(ctx, payload)
     }
 }
 

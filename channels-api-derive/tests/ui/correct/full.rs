@@ -1,0 +1,75 @@
+//! Every accepted form in one model; compiled with missing docs denied, so the generated
+//! code must be clean.
+#![deny(missing_docs)]
+
+use channels_api::prelude::*;
+
+mod schema {
+    diesel::table! {
+        polls (key) {
+            key -> Integer,
+            title -> Text,
+            description -> Nullable<Text>,
+            votes -> Integer,
+            created -> Timestamp,
+        }
+    }
+}
+
+/// A poll.
+#[derive(Queryable, Selectable, Identifiable, Serialize, ModelConsumer)]
+#[diesel(table_name = schema::polls, primary_key(key))]
+#[consumer(
+    resource = "poll",
+    methods(create, retrieve, update, patch, list, delete, close, stats),
+    read_only(key, created),
+    page_size = 20,
+    max_page_size = 100,
+    formatter = BareFormatter
+)]
+pub struct Poll {
+    /// The key.
+    pub key: i32,
+    /// Sent as `name` on the wire.
+    #[serde(rename = "name")]
+    #[diesel(column_name = title)]
+    pub title: String,
+    /// May be null, so never required.
+    pub description: Option<String>,
+    /// Defaults to zero when missing.
+    #[serde(default)]
+    pub votes: i32,
+    /// Set by the database.
+    pub created: chrono::NaiveDateTime,
+}
+
+/// The argument of `poll.close`.
+#[derive(Deserialize)]
+pub struct Close {
+    /// Why.
+    pub reason: String,
+}
+
+impl Poll {
+    /// With an argument read from the payload.
+    #[consumer_method]
+    pub async fn close(_ctx: &Context<'_>, args: Close) -> Result<String, ApiError> {
+        Ok(args.reason)
+    }
+
+    /// With the context only.
+    #[consumer_method]
+    async fn stats(ctx: &Context<'_>) -> Result<serde_json::Value, ApiError> {
+        Ok(serde_json::json!({ "resource": ctx.resource() }))
+    }
+}
+
+fn main() {
+    assert_eq!(<Poll as Consumer>::RESOURCE, "poll");
+    assert_eq!(
+        <Poll as Consumer>::METHODS,
+        ["create", "retrieve", "update", "patch", "list", "delete", "close", "stats"]
+    );
+    assert_eq!(<Poll as Model>::PK, "key");
+    let _ = Router::new().consumer::<Poll>();
+}

@@ -1,0 +1,31 @@
+// A consumer method whose argument cannot be deserialized.
+use channels_api::prelude::*;
+
+mod schema {
+    diesel::table! {
+        questions (id) {
+            id -> Integer,
+            question_text -> Text,
+        }
+    }
+}
+
+#[derive(Queryable, Selectable, Serialize, ModelConsumer)]
+#[diesel(table_name = schema::questions)]
+#[consumer(methods(list, invite))]
+pub struct Question {
+    #[consumer(read_only)]
+    pub id: i32,
+    pub question_text: String,
+}
+
+pub struct Invite;
+
+impl Question {
+    #[consumer_method]
+    async fn invite(_ctx: &Context<'_>, _args: Invite) -> Result<(), ApiError> {
+        Ok(())
+    }
+}
+
+fn main() {}
