@@ -139,6 +139,8 @@ on_both_backends!(
     formatters_per_router_and_per_consumer,
     panicking_method_answers_500_and_keeps_the_connection,
     database_outage_is_503_and_recovers,
+    api_schema_describes_every_resource,
+    debugger_page_is_served_only_in_debug_mode,
 );
 
 const SEED_QUESTION: &str = "What is your favorite python package?";
@@ -916,4 +918,142 @@ async fn postgres_outage() {
     let response = client.request(json!({"method": "question.list"})).await;
     assert_eq!(response["status"], 200, "{response}");
     assert_eq!(response["data"]["count"], 1);
+}
+
+async fn api_schema_describes_every_resource(backend: Backend) {
+    let server = TestServer::start(backend, tools_router()).await;
+    let mut client = server.client().await;
+    let response = client
+        .request(json!({"method": "api.schema", "request_id": 1}))
+        .await;
+    assert_eq!(response["status"], 200);
+    assert_eq!(response["request_id"], 1);
+    let resources = response["data"]["resources"].as_array().unwrap();
+    let names: Vec<_> = resources
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["question", "tools", "bare_question"]);
+
+    let question = &resources[0];
+    assert_eq!(question["primary_key"], "id");
+    assert_eq!(
+        question["fields"],
+        json!([
+            {"name": "id", "type": "integer", "read_only": true, "write_only": false, "nullable": false},
+            {"name": "question_text", "type": "string", "read_only": false, "write_only": false, "nullable": false},
+            {"name": "pub_date", "type": "string", "format": "date-time", "read_only": true, "write_only": false, "nullable": false}
+        ])
+    );
+    assert_eq!(
+        question["methods"],
+        json!([
+            {"name": "create", "builtin": true, "arguments": ["question_text"]},
+            {"name": "retrieve", "builtin": true, "arguments": ["id"]},
+            {"name": "update", "builtin": true, "arguments": ["id", "question_text"]},
+            {"name": "patch", "builtin": true, "arguments": ["id", "question_text"]},
+            {"name": "list", "builtin": true, "arguments": ["page", "page_size"]},
+            {"name": "delete", "builtin": true, "arguments": ["id"]}
+        ])
+    );
+    // Custom methods: a struct argument names its fields, none is an empty list.
+    assert_eq!(
+        resources[1]["methods"],
+        json!([
+            {"name": "boom", "builtin": false, "arguments": []},
+            {"name": "count_like", "builtin": false, "arguments": ["text"]},
+            {"name": "whoami", "builtin": false, "arguments": []},
+            {"name": "create", "builtin": true, "arguments": ["question_text"]}
+        ])
+    );
+
+    // A map argument takes any payload; a write-only field is marked.
+    let server = TestServer::polls(backend).await;
+    let mut client = server.client().await;
+    let response = client.request(json!({"method": "api.schema"})).await;
+    let user = &response["data"]["resources"][1];
+    assert_eq!(
+        user["methods"][5],
+        json!({"name": "invite", "builtin": false, "arguments": null})
+    );
+    assert_eq!(user["fields"][2]["name"], "password");
+    assert_eq!(user["fields"][2]["write_only"], true);
+    // It is listed among the methods that exist.
+    let response = client.request(json!({"method": "api.nothing"})).await;
+    assert!(
+        errors_of(&response, "method")[0].contains("api.schema"),
+        "{response}"
+    );
+}
+
+/// Sends a raw HTTP request and returns the status code and the whole answer.
+async fn http_get(addr: std::net::SocketAddr, head: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
+        .await
+        .expect("the server answers and closes")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {answer:?}"));
+    (status, answer)
+}
+
+async fn debugger_page_is_served_only_in_debug_mode(backend: Backend) {
+    let get = |path: &str| format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n");
+
+    // Off by default, even with a path set.
+    let server = TestServer::start(backend, polls::router().debugger("/channels-api/")).await;
+    let (status, _) = http_get(server.addr, &get("/channels-api/")).await;
+    assert_eq!(status, 404);
+
+    let router = polls::router().debugger("/channels-api/").debug(true);
+    let server = TestServer::start(backend, router).await;
+    let (status, page) = http_get(server.addr, &get("/channels-api/")).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("text/html"), "{page}");
+    assert!(
+        page.contains("Content-Security-Policy: default-src 'self'"),
+        "{page}"
+    );
+    for asset in ["channels-api.js", "debugger.js", "debugger.css"] {
+        let (status, answer) = http_get(server.addr, &get(&format!("/channels-api/{asset}"))).await;
+        assert_eq!(status, 200, "{asset}: {answer}");
+    }
+    let (status, _) = http_get(server.addr, &get("/channels-api/missing.js")).await;
+    assert_eq!(status, 404);
+    let (status, _) = http_get(
+        server.addr,
+        "POST /channels-api/ HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, 405);
+
+    // Plain HTTP on a WebSocket path, a wrong protocol version, garbage.
+    let (status, _) = http_get(server.addr, &get("/")).await;
+    assert_eq!(status, 426);
+    let (status, answer) = http_get(
+        server.addr,
+        "GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, 426);
+    assert!(answer.contains("Sec-WebSocket-Version: 13"), "{answer}");
+    let (status, _) = http_get(server.addr, "NONSENSE\r\n\r\n").await;
+    assert_eq!(status, 400);
+    let huge = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(20_000));
+    let (status, _) = http_get(server.addr, &huge).await;
+    assert_eq!(status, 431);
+
+    // WebSockets still work beside the page.
+    let mut client = server.client().await;
+    let response = client.request(json!({"method": "question.list"})).await;
+    assert_eq!(response["status"], 200);
 }

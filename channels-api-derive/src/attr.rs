@@ -32,6 +32,7 @@ pub(crate) struct Field {
     pub(crate) column_name: Option<Ident>,
     pub(crate) rename: Option<String>,
     pub(crate) serde_default: bool,
+    pub(crate) skip_serializing: bool,
 }
 
 /// Records `duplicate `name``, or stores `value`.
@@ -204,6 +205,8 @@ impl Field {
                     } else if meta.path.is_ident("default") {
                         this.serde_default = true;
                         skip(&meta)?;
+                    } else if meta.path.is_ident("skip_serializing") || meta.path.is_ident("skip") {
+                        this.skip_serializing = true;
                     } else {
                         skip(&meta)?;
                     }

@@ -5,7 +5,7 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::DeriveInput;
 
-use crate::model::{Field, Method, Model};
+use crate::model::{Field, Method, Model, json_type};
 
 pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     let model = Model::from_ast(input)?;
@@ -276,33 +276,34 @@ fn expand_consumer(model: &Model<'_>) -> TokenStream {
 
     let arms = model.methods.iter().map(|method| {
         let name = method.ident().to_string();
+        let run = |body: TokenStream| {
+            quote! {
+                __cp::builtin_call(call, |ctx, payload| __cp::Box::pin(#body))
+            }
+        };
         let call = match method {
             Method::Builtin(_) => match name.as_str() {
-                "create" => quote!(__cp::Box::pin(__cp::builtin::create::<Self>(ctx, payload))),
-                "retrieve" => quote!(__cp::Box::pin(__cp::builtin::retrieve::<Self>(
-                    ctx, payload
-                ))),
-                "update" => quote!(__cp::Box::pin(__cp::builtin::update::<Self>(
-                    ctx, payload, false
-                ))),
-                "patch" => quote!(__cp::Box::pin(__cp::builtin::update::<Self>(
-                    ctx, payload, true
-                ))),
-                "delete" => quote!(__cp::Box::pin(__cp::builtin::delete::<Self>(ctx, payload))),
-                _ => quote! {
-                    __cp::Box::pin(__cp::builtin::list::<Self>(ctx, payload, __cp::ListOptions {
+                "create" => run(quote!(__cp::builtin::create::<Self>(ctx, payload))),
+                "retrieve" => run(quote!(__cp::builtin::retrieve::<Self>(ctx, payload))),
+                "update" => run(quote!(__cp::builtin::update::<Self>(ctx, payload, false))),
+                "patch" => run(quote!(__cp::builtin::update::<Self>(ctx, payload, true))),
+                "delete" => run(quote!(__cp::builtin::delete::<Self>(ctx, payload))),
+                _ => run(quote! {
+                    __cp::builtin::list::<Self>(ctx, payload, __cp::ListOptions {
                         page_size: #page_size,
                         max_page_size: #max_page_size,
-                    }))
-                },
+                    })
+                }),
             },
             // Spanned on the name in `methods(...)`: a missing function is reported there.
             Method::Custom(custom) => quote_spanned! {custom.span()=>
-                __cp::call_method(Self::#custom, ctx, payload)
+                __cp::custom_call(Self::#custom, call)
             },
         };
         quote!(#name => #call,)
     });
+
+    let schema = expand_schema(model);
 
     let formatter = model.formatter.as_ref().map(|expr| {
         quote! {
@@ -320,16 +321,75 @@ fn expand_consumer(model: &Model<'_>) -> TokenStream {
 
             #formatter
 
+            fn schema() -> __cp::ResourceSchema {
+                #schema
+            }
+
             fn dispatch<'a>(
                 method: &'static str,
-                ctx: &'a __cp::Context<'a>,
-                payload: &'a __cp::Payload<'a>,
-            ) -> __cp::Option<__cp::MethodFuture<'a>> {
+                call: __cp::Call<'a>,
+            ) -> __cp::Option<__cp::Outcome<'a>> {
                 __cp::Option::Some(match method {
                     #( #arms )*
                     _ => return __cp::Option::None,
                 })
             }
+        }
+    }
+}
+
+/// The resource's schema: its fields as declared, and each built-in method's arguments.
+fn expand_schema(model: &Model<'_>) -> TokenStream {
+    let resource = &model.resource;
+    let pk = &model.pk().wire;
+    let fields = model.fields.iter().map(|f| {
+        let name = &f.wire;
+        let (ty, format) = json_type(f.ty);
+        let format = match format {
+            Some(format) => quote!(__cp::Option::Some(#format)),
+            None => quote!(__cp::Option::None),
+        };
+        let read_only = f.read_only;
+        let write_only = f.write_only;
+        let nullable = f.nullable;
+        quote! {
+            __cp::FieldSchema {
+                name: #name,
+                ty: #ty,
+                format: #format,
+                read_only: #read_only,
+                write_only: #write_only,
+                nullable: #nullable,
+            }
+        }
+    });
+    let writable: Vec<&str> = model.writable().map(|f| f.wire.as_str()).collect();
+    let mut changes = vec![pk.as_str()];
+    changes.extend(model.changeable().map(|f| f.wire.as_str()));
+    let methods = model.methods.iter().map(|method| {
+        let name = method.ident().to_string();
+        let arguments: Option<Vec<&str>> = match (method, name.as_str()) {
+            (Method::Custom(_), _) => None,
+            (_, "create") => Some(writable.clone()),
+            (_, "retrieve" | "delete") => Some(vec![pk.as_str()]),
+            (_, "update" | "patch") => Some(changes.clone()),
+            _ => Some(vec!["page", "page_size"]),
+        };
+        let builtin = matches!(method, Method::Builtin(_));
+        let arguments = match arguments {
+            Some(names) => quote!(__cp::Option::Some(__cp::Vec::from([#( #names ),*]))),
+            None => quote!(__cp::Option::None),
+        };
+        quote! {
+            __cp::MethodSchema { name: #name, builtin: #builtin, arguments: #arguments }
+        }
+    });
+    quote! {
+        __cp::ResourceSchema {
+            name: #resource,
+            primary_key: #pk,
+            fields: __cp::Vec::from([#( #fields ),*]),
+            methods: __cp::Vec::from([#( #methods ),*]),
         }
     }
 }

@@ -36,6 +36,8 @@ pub(crate) struct Field<'a> {
     pub(crate) nullable: bool,
     /// `#[serde(default)]`: `Default::default()` when missing on create.
     pub(crate) default: bool,
+    /// `#[serde(skip_serializing)]`: taken from input, never sent back.
+    pub(crate) write_only: bool,
 }
 
 pub(crate) struct Model<'a> {
@@ -114,6 +116,7 @@ impl<'a> Model<'a> {
                 read_only: attrs.read_only,
                 nullable: is_option(&field.ty),
                 default: attrs.serde_default,
+                write_only: attrs.skip_serializing,
             });
         }
 
@@ -267,15 +270,56 @@ fn positive(cx: &mut Ctxt, lit: Option<&syn::LitInt>, default: u32) -> u32 {
     }
 }
 
-/// Whether a type is written `Option<T>`.
+/// `T` when a type is written `Option<T>`.
+fn option_inner(ty: &Type) -> Option<&Type> {
+    let Type::Path(path) = ty else { return None };
+    let last = path.path.segments.last()?;
+    if last.ident != "Option" {
+        return None;
+    }
+    match &last.arguments {
+        PathArguments::AngleBracketed(args) if args.args.len() == 1 => match &args.args[0] {
+            GenericArgument::Type(inner) => Some(inner),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 fn is_option(ty: &Type) -> bool {
-    let Type::Path(path) = ty else { return false };
-    let Some(last) = path.path.segments.last() else {
-        return false;
+    option_inner(ty).is_some()
+}
+
+/// The JSON type of a field's Rust type, read from its name, with a format where one
+/// helps: `("string", Some("date-time"))` for a `NaiveDateTime`.
+pub(crate) fn json_type(ty: &Type) -> (&'static str, Option<&'static str>) {
+    let ty = option_inner(ty).unwrap_or(ty);
+    let name = match ty {
+        Type::Path(path) => path
+            .path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default(),
+        Type::Reference(reference) => return json_type(&reference.elem),
+        Type::Array(_) | Type::Slice(_) | Type::Tuple(_) => return ("array", None),
+        _ => return ("object", None),
     };
-    last.ident == "Option"
-        && matches!(&last.arguments, PathArguments::AngleBracketed(args)
-            if args.args.len() == 1 && matches!(args.args[0], GenericArgument::Type(_)))
+    match name.as_str() {
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" | "u8" | "u16" | "u32" | "u64" | "u128"
+        | "usize" => ("integer", None),
+        "f32" | "f64" | "BigDecimal" | "Decimal" => ("number", None),
+        "bool" => ("boolean", None),
+        "String" | "str" | "char" | "Cow" => ("string", None),
+        "NaiveDateTime" | "DateTime" | "SystemTime" | "OffsetDateTime" | "PrimitiveDateTime" => {
+            ("string", Some("date-time"))
+        }
+        "NaiveDate" | "Date" => ("string", Some("date")),
+        "NaiveTime" | "Time" => ("string", Some("time")),
+        "Uuid" => ("string", Some("uuid")),
+        "Vec" => ("array", None),
+        _ => ("object", None),
+    }
 }
 
 /// `UserProfile` → `user_profile`.

@@ -17,6 +17,7 @@ use crate::context::Context;
 use crate::database::DbConnection;
 use crate::error::{ApiError, Errors};
 use crate::protocol::{Formatter, Payload, Reply};
+use crate::schema::ResourceSchema;
 
 /// The future a method returns.
 pub type MethodFuture<'a> = Pin<Box<dyn Future<Output = Result<Reply, ApiError>> + Send + 'a>>;
@@ -26,6 +27,33 @@ pub const BUILTIN_METHODS: &[&str] = &["create", "retrieve", "update", "patch", 
 
 /// The methods a consumer offers when its `methods(...)` is left out.
 pub const DEFAULT_METHODS: &[&str] = &["create", "retrieve", "update", "list", "delete"];
+
+/// What the router asks of a method: run it for a request, or say which payload fields it
+/// reads (for `api.schema`).
+#[derive(Debug, Clone, Copy)]
+pub enum Call<'a> {
+    /// Run the method for a request.
+    Run(&'a Context<'a>, &'a Payload<'a>),
+    /// Describe the method's arguments.
+    Describe,
+}
+
+/// The answer to a [`Call`].
+pub enum Outcome<'a> {
+    /// The running method.
+    Running(MethodFuture<'a>),
+    /// The payload fields the method reads, if it can tell.
+    Arguments(Option<Vec<&'static str>>),
+}
+
+impl std::fmt::Debug for Outcome<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Running(_) => f.write_str("Running(..)"),
+            Outcome::Arguments(arguments) => f.debug_tuple("Arguments").field(arguments).finish(),
+        }
+    }
+}
 
 /// A resource served over WebSockets: `question.create`, `question.invite`, ...
 ///
@@ -43,13 +71,13 @@ pub trait Consumer: 'static {
         None
     }
 
-    /// Starts `method` (one of [`Consumer::METHODS`]) for a request; `None` if the
-    /// method is not one of them.
-    fn dispatch<'a>(
-        method: &'static str,
-        ctx: &'a Context<'a>,
-        payload: &'a Payload<'a>,
-    ) -> Option<MethodFuture<'a>>;
+    /// The resource's fields and methods, for `api.schema`. The arguments of custom
+    /// methods are filled in from [`Call::Describe`].
+    fn schema() -> ResourceSchema;
+
+    /// Runs or describes `method` (one of [`Consumer::METHODS`]); `None` if the method is
+    /// not one of them.
+    fn dispatch<'a>(method: &'static str, call: Call<'a>) -> Option<Outcome<'a>>;
 }
 
 /// A Diesel model served by the built-in methods.

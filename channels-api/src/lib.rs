@@ -59,16 +59,21 @@ pub mod error;
 pub mod limits;
 pub mod protocol;
 pub mod router;
+pub mod schema;
 pub mod server;
 
+mod debugger;
+mod handshake;
+
 pub use channels_api_derive::{ModelConsumer, consumer_method};
-pub use consumer::{Consumer, ListOptions, Model, Page};
+pub use consumer::{Call, Consumer, ListOptions, Model, Outcome, Page};
 pub use context::{ConnectionInfo, Context};
 pub use database::{Backend, Database, DatabaseOptions, DbConnection, DbError};
 pub use error::{ApiError, Error, Errors, Result};
 pub use limits::Limits;
 pub use protocol::{BareFormatter, Body, DefaultFormatter, Formatter, Payload, Reply, Response};
 pub use router::Router;
+pub use schema::{FieldSchema, MethodSchema, ResourceSchema};
 pub use server::Server;
 
 pub use chrono;
@@ -104,12 +109,13 @@ macro_rules! __with_connection {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::__with_connection as with_connection;
-    pub use crate::consumer::{Consumer, ListOptions, MethodFuture, Model, builtin};
+    pub use crate::consumer::{Call, Consumer, ListOptions, MethodFuture, Model, Outcome, builtin};
     pub use crate::context::Context;
     pub use crate::database::DbConnection;
     pub use crate::error::{ApiError, Errors};
     pub use crate::formatter_arc;
     pub use crate::protocol::{Formatter, Payload, REQUIRED, Reply, field_value};
+    pub use crate::schema::{FieldSchema, MethodSchema, ResourceSchema};
     pub use diesel;
     pub use diesel::QueryResult;
     pub use serde;
@@ -118,6 +124,7 @@ pub mod __private {
     pub use std::option::Option;
     pub use std::result::Result;
     pub use std::sync::Arc;
+    pub use std::vec::Vec;
 
     /// What a consumer method may return: `Result<T, E>` with `T: Serialize` and an error
     /// that converts into [`ApiError`].
@@ -166,6 +173,9 @@ pub mod __private {
     pub trait MethodFn<'a, Args>: Send + 'a {
         /// Reads the argument, calls the method and serializes its answer.
         fn call(self, ctx: &'a Context<'a>, payload: &'a Payload<'a>) -> MethodFuture<'a>;
+
+        /// The payload fields the argument reads, when its type tells.
+        fn arguments() -> Option<Vec<&'static str>>;
     }
 
     impl<'a, F, Fut> MethodFn<'a, ()> for F
@@ -175,6 +185,10 @@ pub mod __private {
     {
         fn call(self, ctx: &'a Context<'a>, _payload: &'a Payload<'a>) -> MethodFuture<'a> {
             Box::pin(async move { self(ctx).await.into_reply() })
+        }
+
+        fn arguments() -> Option<Vec<&'static str>> {
+            Some(Vec::new())
         }
     }
 
@@ -190,15 +204,29 @@ pub mod __private {
                 self(ctx, args).await.into_reply()
             })
         }
+
+        fn arguments() -> Option<Vec<&'static str>> {
+            crate::schema::argument_fields::<A>()
+        }
     }
 
-    /// Starts custom method `method` for a request.
-    pub fn call_method<'a, Args, F: MethodFn<'a, Args>>(
-        method: F,
-        ctx: &'a Context<'a>,
-        payload: &'a Payload<'a>,
-    ) -> MethodFuture<'a> {
-        method.call(ctx, payload)
+    /// Runs or describes custom method `method`.
+    pub fn custom_call<'a, Args, F: MethodFn<'a, Args>>(method: F, call: Call<'a>) -> Outcome<'a> {
+        match call {
+            Call::Run(ctx, payload) => Outcome::Running(method.call(ctx, payload)),
+            Call::Describe => Outcome::Arguments(F::arguments()),
+        }
+    }
+
+    /// Runs a built-in method; its arguments are described by the resource's schema.
+    pub fn builtin_call<'a>(
+        call: Call<'a>,
+        run: impl FnOnce(&'a Context<'a>, &'a Payload<'a>) -> MethodFuture<'a>,
+    ) -> Outcome<'a> {
+        match call {
+            Call::Run(ctx, payload) => Outcome::Running(run(ctx, payload)),
+            Call::Describe => Outcome::Arguments(None),
+        }
     }
 }
 

@@ -8,22 +8,28 @@ use std::sync::Arc;
 use futures_util::FutureExt;
 use tokio::net::ToSocketAddrs;
 
-use crate::consumer::{BUILTIN_METHODS, Consumer, MethodFuture};
+use serde_json::value::RawValue;
+
+use crate::consumer::{BUILTIN_METHODS, Call, Consumer, Outcome};
 use crate::context::{ConnectionInfo, Context};
 use crate::database::Database;
 use crate::error::{ApiError, Error};
 use crate::limits::Limits;
-use crate::protocol::{Body, DefaultFormatter, Formatter, Payload, Request, Response};
+use crate::protocol::{Body, DefaultFormatter, Formatter, Request, Response};
+use crate::schema::ResourceSchema;
 use crate::server::Server;
 
-type DispatchFn =
-    for<'a> fn(&'static str, &'a Context<'a>, &'a Payload<'a>) -> Option<MethodFuture<'a>>;
+type DispatchFn = for<'a> fn(&'static str, Call<'a>) -> Option<Outcome<'a>>;
+
+/// The resource name under which the built-in `api.schema` answers.
+const API: &str = "api";
 
 /// One consumer registered on a path.
 struct Resource {
     name: &'static str,
     methods: &'static [&'static str],
     dispatch: DispatchFn,
+    schema: ResourceSchema,
     own_formatter: Option<Arc<dyn Formatter>>,
     formatter: Arc<dyn Formatter>,
 }
@@ -33,6 +39,8 @@ pub(crate) struct Endpoint {
     pub(crate) path: String,
     resources: Vec<Resource>,
     formatter: Arc<dyn Formatter>,
+    /// The `api.schema` answer, serialized once.
+    schema: Box<RawValue>,
 }
 
 /// Maps WebSocket paths to consumers, and holds the server's settings.
@@ -51,6 +59,8 @@ pub struct Router {
     endpoints: Vec<Endpoint>,
     formatter: Arc<dyn Formatter>,
     limits: Limits,
+    debugger: Option<String>,
+    debug: bool,
     errors: Vec<String>,
 }
 
@@ -78,6 +88,8 @@ impl Router {
             endpoints: Vec::new(),
             formatter: Arc::new(DefaultFormatter),
             limits: Limits::default(),
+            debugger: None,
+            debug: false,
             errors: Vec::new(),
         }
     }
@@ -97,11 +109,18 @@ impl Router {
                     path: path.to_owned(),
                     resources: Vec::new(),
                     formatter: self.formatter.clone(),
+                    schema: RawValue::NULL.to_owned(),
                 });
                 self.endpoints.len() - 1
             }
         };
         let endpoint = &mut self.endpoints[index];
+        if C::RESOURCE == API {
+            self.errors.push(format!(
+                "the resource name `{API}` is reserved for `api.schema`"
+            ));
+            return self;
+        }
         if endpoint.resources.iter().any(|r| r.name == C::RESOURCE) {
             self.errors.push(format!(
                 "two consumers serve the resource `{}` on the path `{path}`",
@@ -110,10 +129,20 @@ impl Router {
             return self;
         }
         let own_formatter = C::formatter();
+        let mut schema = C::schema();
+        for method in &mut schema.methods {
+            if !method.builtin
+                && let Some(Outcome::Arguments(arguments)) =
+                    C::dispatch(method.name, Call::Describe)
+            {
+                method.arguments = arguments;
+            }
+        }
         endpoint.resources.push(Resource {
             name: C::RESOURCE,
             methods: C::METHODS,
             dispatch: C::dispatch,
+            schema,
             formatter: own_formatter
                 .clone()
                 .unwrap_or_else(|| self.formatter.clone()),
@@ -143,6 +172,29 @@ impl Router {
         self
     }
 
+    /// Serves the debugger page at `path` (such as `/channels-api/`) when debug is on; see
+    /// [`Router::debug`]. The page sends requests to any WebSocket path of this server and
+    /// shows the answers; it builds its forms from `api.schema`.
+    pub fn debugger(mut self, path: &str) -> Self {
+        let mut path = path.to_owned();
+        if !path.starts_with('/') {
+            path.insert(0, '/');
+        }
+        if !path.ends_with('/') {
+            path.push('/');
+        }
+        self.debugger = Some(path);
+        self
+    }
+
+    /// Turns debug mode on or off (default off). Only in debug mode is the debugger page
+    /// served; elsewhere its path answers 404. Never turn it on where strangers can reach
+    /// the server: the page lets anyone who loads it call every method.
+    pub fn debug(mut self, on: bool) -> Self {
+        self.debug = on;
+        self
+    }
+
     /// Binds `addr` and returns the server, ready to [`run`](Server::run). Bind
     /// `127.0.0.1:0` to get a free port, then read it with [`Server::local_addr`].
     pub async fn bind(self, addr: impl ToSocketAddrs, db: Database) -> Result<Server, Error> {
@@ -152,8 +204,30 @@ impl Router {
         if self.endpoints.is_empty() {
             return Err(Error::Config("the router has no consumers".into()));
         }
+        let mut endpoints = self.endpoints;
+        for endpoint in &mut endpoints {
+            let schemas: Vec<_> = endpoint.resources.iter().map(|r| &r.schema).collect();
+            let schema = serde_json::json!({"version": 1, "resources": schemas});
+            endpoint.schema = serde_json::value::to_raw_value(&schema)
+                .map_err(|e| Error::Config(format!("the schema failed to serialize: {e}")))?;
+        }
+        let debugger = match (self.debug, self.debugger) {
+            (true, Some(path)) => {
+                if endpoints.iter().any(|e| e.path == path) {
+                    return Err(Error::Config(format!(
+                        "the debugger's path `{path}` is also a WebSocket path"
+                    )));
+                }
+                tracing::warn!(
+                    %path,
+                    "debug mode: the debugger page is served; never expose this server publicly"
+                );
+                Some(path)
+            }
+            _ => None,
+        };
         let listener = tokio::net::TcpListener::bind(addr).await?;
-        Ok(Server::new(listener, self.endpoints, db, self.limits))
+        Ok(Server::new(listener, endpoints, db, self.limits, debugger))
     }
 
     /// Binds `addr` and serves until the process receives Ctrl-C (SIGINT) or SIGTERM.
@@ -213,6 +287,15 @@ impl Endpoint {
             Ok(method) => method,
             Err(error) => return respond_error(&error, out),
         };
+        if method == "api.schema" {
+            let response = Response {
+                method_json: request.method_json,
+                request_id: request.request_id,
+                status: 200,
+                body: Body::Data(&self.schema),
+            };
+            return self.formatter.format(&response, out);
+        }
         let (resource, method) = match self.resolve(&method) {
             Ok(found) => found,
             Err(error) => return respond_error(&error, out),
@@ -223,7 +306,9 @@ impl Endpoint {
             resource: resource.name,
             method,
         };
-        let Some(future) = (resource.dispatch)(method, &ctx, &request.payload) else {
+        let Some(Outcome::Running(future)) =
+            (resource.dispatch)(method, Call::Run(&ctx, &request.payload))
+        else {
             return respond_error(&self.unknown_method(resource, method), out);
         };
         let result = match AssertUnwindSafe(future).catch_unwind().await {
@@ -313,7 +398,7 @@ impl Endpoint {
     }
 
     fn all_methods(&self) -> String {
-        let mut names = Vec::new();
+        let mut names = vec![format!("{API}.schema")];
         for resource in &self.resources {
             for method in resource.methods {
                 names.push(format!("{}.{method}", resource.name));
@@ -330,8 +415,8 @@ impl Endpoint {
 }
 
 fn error_response<'a>(
-    method_json: Option<&'a serde_json::value::RawValue>,
-    request_id: Option<&'a serde_json::value::RawValue>,
+    method_json: Option<&'a RawValue>,
+    request_id: Option<&'a RawValue>,
     error: &'a ApiError,
 ) -> Response<'a> {
     Response {

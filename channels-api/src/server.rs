@@ -10,15 +10,16 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, http};
-use tokio_tungstenite::{WebSocketStream, accept_hdr_async_with_config};
 
 use crate::context::ConnectionInfo;
 use crate::database::Database;
+use crate::debugger;
 use crate::error::{ApiError, Error};
+use crate::handshake::{self, Head, HeadError, HttpResponse};
 use crate::limits::Limits;
 use crate::router::Endpoint;
 
@@ -28,6 +29,8 @@ struct Shared {
     db: Database,
     limits: Limits,
     websocket: WebSocketConfig,
+    /// The debugger page's path, when it is served.
+    debugger: Option<String>,
 }
 
 /// A bound server. Made by [`Router::bind`](crate::Router::bind).
@@ -50,6 +53,7 @@ impl Server {
         endpoints: Vec<Endpoint>,
         db: Database,
         limits: Limits,
+        debugger: Option<String>,
     ) -> Self {
         let websocket = limits.websocket_config();
         let shared = Arc::new(Shared {
@@ -57,6 +61,7 @@ impl Server {
             db,
             limits,
             websocket,
+            debugger,
         });
         Self { listener, shared }
     }
@@ -105,35 +110,17 @@ impl Server {
 /// the socket's buffer meanwhile. Connections do not wait for each other: each has its own
 /// task, and database work runs on the blocking pool.
 async fn connection(
-    stream: TcpStream,
+    mut stream: TcpStream,
     peer: SocketAddr,
     shared: Arc<Shared>,
-    mut stopped: watch::Receiver<bool>,
+    stopped: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
-    let mut routed = None;
-    // The callback's signature is tungstenite's.
-    #[allow(clippy::result_large_err)]
-    let route = |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
-        let path = request.uri().path();
-        match shared.endpoints.iter().position(|e| e.path == path) {
-            Some(index) => {
-                routed = Some(index);
-                Ok(response)
-            }
-            None => {
-                let mut refusal =
-                    ErrorResponse::new(Some(format!("no WebSocket endpoint at {path}")));
-                *refusal.status_mut() = http::StatusCode::NOT_FOUND;
-                Err(refusal)
-            }
-        }
-    };
-    let handshake = accept_hdr_async_with_config(stream, route, Some(shared.websocket));
-    let mut ws = match tokio::time::timeout(shared.limits.handshake_timeout, handshake).await {
-        Ok(Ok(ws)) => ws,
+    let limit = shared.limits.handshake_timeout;
+    let routed = match tokio::time::timeout(limit, route(&mut stream, &shared)).await {
+        Ok(Ok(routed)) => routed,
         Ok(Err(error)) => {
-            tracing::debug!(%peer, %error, "handshake refused");
+            tracing::debug!(%peer, %error, "handshake failed");
             return;
         }
         Err(_) => {
@@ -141,14 +128,77 @@ async fn connection(
             return;
         }
     };
-    let Some(endpoint) = routed.and_then(|index| shared.endpoints.get(index)) else {
+    let Some((endpoint, rest)) = routed else {
         return;
     };
+    let ws =
+        WebSocketStream::from_partially_read(stream, rest, Role::Server, Some(shared.websocket))
+            .await;
     let info = ConnectionInfo {
         peer,
         path: endpoint.path.clone(),
     };
     tracing::debug!(%peer, path = %info.path, "connected");
+    serve(ws, endpoint, &info, &shared, stopped).await;
+    tracing::debug!(%peer, "disconnected");
+}
+
+/// Reads the request head and either completes the upgrade on a routed path, returning
+/// the endpoint and any bytes read past the head, or answers over plain HTTP.
+async fn route<'s>(
+    stream: &mut TcpStream,
+    shared: &'s Shared,
+) -> std::io::Result<Option<(&'s Endpoint, Vec<u8>)>> {
+    let head = match handshake::read_head(stream).await {
+        Ok(head) => head,
+        Err(HeadError::Io(error)) => return Err(error),
+        Err(HeadError::Refuse(response)) => {
+            handshake::respond(stream, &response, false).await?;
+            return Ok(None);
+        }
+    };
+    let (request, rest) = match head {
+        Head::Upgrade { request, rest } => (request, Some(rest)),
+        Head::Plain { request } => (request, None),
+    };
+    let path = request.uri().path();
+    let endpoint = shared.endpoints.iter().find(|e| e.path == path);
+    let response = match (endpoint, rest) {
+        (Some(endpoint), Some(rest)) => {
+            handshake::accept(stream, &request).await?;
+            return Ok(Some((endpoint, rest)));
+        }
+        (Some(_), None) => HttpResponse::text(426, "this path speaks WebSocket\n"),
+        (None, _) => {
+            let page = shared
+                .debugger
+                .as_deref()
+                .and_then(|base| debugger::asset(base, path));
+            match page {
+                Some(page)
+                    if matches!(*request.method(), http::Method::GET | http::Method::HEAD) =>
+                {
+                    page
+                }
+                Some(_) => HttpResponse::text(405, "method not allowed\n"),
+                None => HttpResponse::text(404, "not found\n"),
+            }
+        }
+    };
+    let head_only = request.method() == http::Method::HEAD;
+    handshake::respond(stream, &response, head_only).await?;
+    Ok(None)
+}
+
+/// The read-answer loop of an open WebSocket.
+async fn serve(
+    mut ws: WebSocketStream<TcpStream>,
+    endpoint: &Endpoint,
+    info: &ConnectionInfo,
+    shared: &Shared,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let peer = info.peer;
     loop {
         let message = tokio::select! {
             message = ws.next() => message,
@@ -162,7 +212,7 @@ async fn connection(
             None => break,
             Some(Ok(Message::Text(text))) => {
                 endpoint
-                    .handle(text.as_str(), &shared.db, &info, &shared.limits, &mut out)
+                    .handle(text.as_str(), &shared.db, info, &shared.limits, &mut out)
                     .await;
             }
             Some(Ok(Message::Binary(_))) => {
@@ -192,7 +242,6 @@ async fn connection(
             break;
         }
     }
-    tracing::debug!(%peer, "disconnected");
 }
 
 /// Closes with code 1009 after a message over the size limit. The rest of that message is
