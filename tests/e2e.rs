@@ -141,6 +141,10 @@ on_both_backends!(
     database_outage_is_503_and_recovers,
     api_schema_describes_every_resource,
     debugger_page_is_served_only_in_debug_mode,
+    list_filters_with_lookups,
+    list_filters_refuse_what_is_not_allowed,
+    list_orders_by_allowed_fields,
+    list_pages_by_cursor,
 );
 
 const SEED_QUESTION: &str = "What is your favorite python package?";
@@ -171,7 +175,7 @@ async fn create_answers_with_the_stored_row(backend: Backend) {
         .db
         .run(move |conn| {
             use channels_api::Model;
-            Question::find(conn, &id)
+            Question::find(conn, &id, &[])
         })
         .await
         .unwrap()
@@ -412,7 +416,7 @@ async fn user_password_is_never_sent_back(backend: Backend) {
         .db
         .run(move |conn| {
             use channels_api::Model;
-            User::find(conn, &id)
+            User::find(conn, &id, &[])
         })
         .await
         .unwrap()
@@ -1028,6 +1032,10 @@ async fn debugger_page_is_served_only_in_debug_mode(backend: Backend) {
     }
     let (status, _) = http_get(server.addr, &get("/channels-api/missing.js")).await;
     assert_eq!(status, 404);
+    // Without the slash, the page's relative links would miss: it redirects.
+    let (status, answer) = http_get(server.addr, &get("/channels-api")).await;
+    assert_eq!(status, 308);
+    assert!(answer.contains("Location: /channels-api/"), "{answer}");
     let (status, _) = http_get(
         server.addr,
         "POST /channels-api/ HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n",
@@ -1056,4 +1064,195 @@ async fn debugger_page_is_served_only_in_debug_mode(backend: Backend) {
     let mut client = server.client().await;
     let response = client.request(json!({"method": "question.list"})).await;
     assert_eq!(response["status"], 200);
+}
+
+/// Creates questions with the given texts and returns their ids.
+async fn seed(client: &mut Client, texts: &[&str]) -> Vec<i64> {
+    let mut ids = Vec::new();
+    for text in texts {
+        ids.push(create_question(client, text).await);
+    }
+    ids
+}
+
+fn texts_of(response: &Value) -> Vec<String> {
+    response["data"]["results"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no results in {response}"))
+        .iter()
+        .map(|q| q["question_text"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn list_filters_with_lookups(backend: Backend) {
+    let server = TestServer::polls(backend).await;
+    let mut client = server.client().await;
+    let ids = seed(
+        &mut client,
+        &[
+            "Python or Rust?",
+            "rust is fast",
+            "100% sure",
+            "under_score",
+            "Rust",
+        ],
+    )
+    .await;
+    let cases = [
+        (json!({"question_text": "Rust"}), vec!["Rust"]),
+        (
+            json!({"question_text__contains": "Rust"}),
+            vec!["Python or Rust?", "Rust"],
+        ),
+        (
+            json!({"question_text__icontains": "rust"}),
+            vec!["Python or Rust?", "rust is fast", "Rust"],
+        ),
+        // Wildcards in the value are matched literally.
+        (json!({"question_text__contains": "%"}), vec!["100% sure"]),
+        (json!({"question_text__contains": "_"}), vec!["under_score"]),
+        (
+            json!({"question_text__in": ["Rust", "100% sure", "nope"]}),
+            vec!["100% sure", "Rust"],
+        ),
+        (
+            json!({"question_text__isnull": false, "question_text__lt": "S"}),
+            vec!["Python or Rust?", "100% sure", "Rust"],
+        ),
+        (json!({"question_text__isnull": true}), vec![]),
+        // An injection attempt is only a value.
+        (json!({"question_text": "x' OR '1'='1"}), vec![]),
+    ];
+    for (filters, expected) in cases {
+        let mut request = json!({"method": "question.list"});
+        request
+            .as_object_mut()
+            .unwrap()
+            .extend(filters.as_object().unwrap().clone());
+        let response = client.request(request).await;
+        assert_eq!(response["status"], 200, "{filters}: {response}");
+        assert_eq!(texts_of(&response), expected, "{filters}");
+        assert_eq!(response["data"]["count"], expected.len(), "{filters}");
+    }
+
+    // Dates compare as dates.
+    let response = client
+        .request(json!({"method": "question.retrieve", "id": ids[0]}))
+        .await;
+    let pub_date = response["data"]["pub_date"].as_str().unwrap().to_owned();
+    let response = client
+        .request(json!({"method": "question.list", "pub_date__gte": pub_date}))
+        .await;
+    assert_eq!(response["data"]["count"], 5, "{response}");
+    let response = client
+        .request(json!({"method": "question.list", "pub_date__lt": "2000-01-01T00:00:00"}))
+        .await;
+    assert_eq!(response["data"]["count"], 0, "{response}");
+}
+
+async fn list_filters_refuse_what_is_not_allowed(backend: Backend) {
+    let server = TestServer::polls(backend).await;
+    let mut client = server.client().await;
+    let response = client
+        .request(json!({
+            "method": "question.list",
+            "id": 1,
+            "pub_date__gte": "yesterday",
+            "question_text__in": "Rust",
+            "pub_date__contains": "2026"
+        }))
+        .await;
+    assert_eq!(response["status"], 400, "{response}");
+    assert!(
+        errors_of(&response, "id")[0].contains("filter on: question_text, pub_date"),
+        "{response}"
+    );
+    assert_eq!(errors_of(&response, "pub_date__gte").len(), 1, "{response}");
+    assert_eq!(
+        errors_of(&response, "question_text__in"),
+        ["expected a list, got the string \"Rust\""]
+    );
+    assert!(errors_of(&response, "pub_date__contains")[0].contains("does not apply"));
+    // The user resource allows no filter at all.
+    let response = client
+        .request(json!({"method": "user.list", "email": "a@b.c"}))
+        .await;
+    assert_eq!(
+        errors_of(&response, "email"),
+        ["this resource cannot be filtered"]
+    );
+}
+
+async fn list_orders_by_allowed_fields(backend: Backend) {
+    let server = TestServer::polls(backend).await;
+    let mut client = server.client().await;
+    seed(&mut client, &["a", "b", "c"]).await;
+    let response = client
+        .request(json!({"method": "question.list", "ordering": "-id"}))
+        .await;
+    assert_eq!(texts_of(&response), ["c", "b", "a"]);
+    // Equal dates (same second) fall back to the key: a stable order.
+    let response = client
+        .request(json!({"method": "question.list", "ordering": ["pub_date"]}))
+        .await;
+    assert_eq!(texts_of(&response), ["a", "b", "c"]);
+    let response = client
+        .request(json!({"method": "question.list", "ordering": "-pub_date, -id", "page_size": 2}))
+        .await;
+    assert_eq!(texts_of(&response), ["c", "b"]);
+    let response = client
+        .request(json!({"method": "question.list", "ordering": "question_text"}))
+        .await;
+    assert_eq!(response["status"], 400);
+    assert_eq!(
+        errors_of(&response, "ordering"),
+        ["cannot order by `question_text`; order by: id, pub_date"]
+    );
+    let response = client
+        .request(json!({"method": "question.list", "ordering": 5}))
+        .await;
+    assert_eq!(response["status"], 400);
+}
+
+async fn list_pages_by_cursor(backend: Backend) {
+    let server = TestServer::polls(backend).await;
+    let mut client = server.client().await;
+    let texts: Vec<String> = (0..7).map(|i| format!("q{i}")).collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    seed(&mut client, &refs).await;
+    let mut seen = Vec::new();
+    let mut cursor = Value::Null;
+    for _ in 0..10 {
+        let response = client
+            .request(json!({"method": "question.list", "cursor": cursor, "page_size": 3}))
+            .await;
+        assert_eq!(response["status"], 200, "{response}");
+        assert!(response["data"].get("count").is_none(), "{response}");
+        seen.extend(texts_of(&response));
+        cursor = response["data"]["next"].clone();
+        if cursor.is_null() {
+            break;
+        }
+    }
+    assert_eq!(seen, texts);
+    // Filters still apply; a bad cursor and a mix of modes are refused.
+    let response = client
+        .request(
+            json!({"method": "question.list", "cursor": null, "question_text__in": ["q1", "q5"]}),
+        )
+        .await;
+    assert_eq!(texts_of(&response), ["q1", "q5"]);
+    let response = client
+        .request(json!({"method": "question.list", "cursor": "abc"}))
+        .await;
+    assert_eq!(
+        errors_of(&response, "cursor"),
+        ["not a cursor this resource gave out"]
+    );
+    let response = client
+        .request(json!({"method": "question.list", "cursor": null, "ordering": "-id", "page": 2}))
+        .await;
+    assert_eq!(response["status"], 400);
+    assert_eq!(errors_of(&response, "ordering").len(), 1);
+    assert_eq!(errors_of(&response, "page").len(), 1);
 }

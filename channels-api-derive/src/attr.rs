@@ -8,8 +8,8 @@ use syn::{Attribute, Expr, Ident, LitInt, LitStr, Path, Token};
 
 use crate::ctxt::Ctxt;
 
-const CONTAINER_KEYS: &str =
-    "`resource`, `methods`, `read_only`, `page_size`, `max_page_size`, `formatter`";
+const CONTAINER_KEYS: &str = "`resource`, `methods`, `read_only`, `filter`, `ordering`, \
+     `page_size`, `max_page_size`, `queryset`, `permission`, `formatter`";
 const FIELD_KEYS: &str = "`read_only`";
 
 /// What the struct's attributes say.
@@ -21,6 +21,10 @@ pub(crate) struct Container {
     pub(crate) page_size: Option<LitInt>,
     pub(crate) max_page_size: Option<LitInt>,
     pub(crate) formatter: Option<Expr>,
+    pub(crate) filter: Vec<Ident>,
+    pub(crate) ordering: Vec<Ident>,
+    pub(crate) queryset: Option<Expr>,
+    pub(crate) permission: Option<Expr>,
     pub(crate) table_name: Option<Path>,
     pub(crate) primary_key: Option<Vec<Ident>>,
 }
@@ -127,6 +131,16 @@ impl Container {
                         "formatter" => {
                             let expr = meta.value()?.parse()?;
                             set_once(cx, &mut this.formatter, &meta, expr);
+                        }
+                        "filter" => this.filter.extend(ident_list(&meta)?),
+                        "ordering" => this.ordering.extend(ident_list(&meta)?),
+                        "queryset" => {
+                            let expr = meta.value()?.parse()?;
+                            set_once(cx, &mut this.queryset, &meta, expr);
+                        }
+                        "permission" => {
+                            let expr = meta.value()?.parse()?;
+                            set_once(cx, &mut this.permission, &meta, expr);
                         }
                         _ => {
                             cx.error_spanned_by(

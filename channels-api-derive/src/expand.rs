@@ -4,8 +4,9 @@
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::DeriveInput;
+use syn::spanned::Spanned;
 
-use crate::model::{Field, Method, Model, json_type};
+use crate::model::{Field, Method, Model, json_type, option_inner};
 
 pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     let model = Model::from_ast(input)?;
@@ -24,25 +25,28 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     })
 }
 
-/// `let mut __f_x = None;` for each field, then one pass over the payload that fills them
-/// and records a message for each value of the wrong type.
-fn read_fields(fields: &[&Field<'_>]) -> TokenStream {
+/// `let mut __f_x = None;` for each field.
+fn declare_locals(fields: &[&Field<'_>]) -> TokenStream {
     let locals = fields.iter().map(|f| local(f));
     let tys = fields.iter().map(|f| f.ty);
-    let arms = fields.iter().map(|f| {
+    quote!(#( let mut #locals: __cp::Option<#tys> = __cp::Option::None; )*)
+}
+
+/// One pass over the payload that fills the locals of fields not pinned by the scope, and
+/// records a message for each value of the wrong type.
+fn read_fields(fields: &[&Field<'_>], pinned: &[syn::Ident]) -> TokenStream {
+    let arms = fields.iter().zip(pinned).map(|(f, pinned)| {
         let local = local(f);
         let wire = &f.wire;
         let ty = f.ty;
         quote! {
-            #wire => match __cp::field_value::<#ty>(__raw) {
+            #wire if !#pinned => match __cp::field_value::<#ty>(__raw) {
                 __cp::Result::Ok(__value) => #local = __cp::Option::Some(__value),
                 __cp::Result::Err(__message) => __errors.add(#wire, __message),
             },
         }
     });
     quote! {
-        let mut __errors = __cp::Errors::new();
-        #( let mut #locals: __cp::Option<#tys> = __cp::Option::None; )*
         for (__key, __raw) in payload.fields() {
             match __key {
                 #( #arms )*
@@ -74,6 +78,238 @@ fn is_required(field: &Field<'_>) -> bool {
     !field.nullable && !field.default
 }
 
+/// The two backends, as the generated code names them.
+#[derive(Clone, Copy)]
+enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    const ALL: [Backend; 2] = [Backend::Postgres, Backend::Sqlite];
+
+    fn variant(self) -> TokenStream {
+        match self {
+            Backend::Postgres => quote!(Postgres),
+            Backend::Sqlite => quote!(Sqlite),
+        }
+    }
+
+    fn ty(self) -> TokenStream {
+        match self {
+            Backend::Postgres => quote!(__cp::diesel::pg::Pg),
+            Backend::Sqlite => quote!(__cp::diesel::sqlite::Sqlite),
+        }
+    }
+
+    /// The function that turns filters into a `WHERE` expression on this backend.
+    fn where_fn(self) -> syn::Ident {
+        match self {
+            Backend::Postgres => quote::format_ident!("__where_pg"),
+            Backend::Sqlite => quote::format_ident!("__where_sqlite"),
+        }
+    }
+}
+
+/// `match conn { Postgres(__conn) => body, Sqlite(__conn) => body }`: each query compiled
+/// against the concrete connection, where Diesel caches its prepared statement.
+fn per_backend(body: impl Fn(Backend) -> TokenStream) -> TokenStream {
+    let arms = Backend::ALL.map(|backend| {
+        let variant = backend.variant();
+        let body = body(backend);
+        quote!(__cp::DbConnection::#variant(__conn) => { #body })
+    });
+    quote! {
+        match conn {
+            #( #arms )*
+        }
+    }
+}
+
+/// The lookups a field supports, by variant suffix.
+fn lookups(field: &Field<'_>) -> Vec<(&'static str, &'static str)> {
+    let mut lookups = vec![
+        ("Exact", "Exact"),
+        ("Gt", "Gt"),
+        ("Gte", "Gte"),
+        ("Lt", "Lt"),
+        ("Lte", "Lte"),
+        ("In", "In"),
+        ("IsNull", "IsNull"),
+    ];
+    if json_type(field.ty) == ("string", None) {
+        lookups.push(("Contains", "Contains"));
+        lookups.push(("IContains", "IContains"));
+    }
+    lookups
+}
+
+fn variant(index: usize, lookup: &str) -> syn::Ident {
+    quote::format_ident!("F{}{}", index, lookup)
+}
+
+/// The model's filter enum, its parser, and one `WHERE` builder per backend.
+fn expand_filters(model: &Model<'_>) -> TokenStream {
+    let table = &model.table;
+    let mut variants = Vec::new();
+    let mut parse_arms = Vec::new();
+    let mut where_arms = [Vec::new(), Vec::new()];
+    for (index, field) in model.fields.iter().enumerate() {
+        let inner = option_inner(field.ty).unwrap_or(field.ty);
+        let wire = &field.wire;
+        let column = &field.column;
+        let col = quote!(#table::#column);
+        let nn = if field.nullable {
+            quote!()
+        } else {
+            quote!(.nullable())
+        };
+        for (name, lookup) in lookups(field) {
+            let variant = variant(index, name);
+            let lookup_ident = quote::format_ident!("{}", lookup);
+            let value_ty = match name {
+                "In" => quote!(::std::vec::Vec<#inner>),
+                "IsNull" => quote!(bool),
+                "Contains" | "IContains" => quote!(::std::string::String),
+                _ => quote!(#inner),
+            };
+            variants.push(quote!(#variant(#value_ty)));
+            parse_arms.push(quote! {
+                (#wire, __cp::Lookup::#lookup_ident) => {
+                    __cp::filter_value::<#value_ty>(raw).map(__Filter::#variant)
+                }
+            });
+            for (slot, backend) in Backend::ALL.iter().enumerate() {
+                let expr = match (name, backend) {
+                    ("Exact", _) => quote!(__cp::Box::new(#col.eq(__v.clone())#nn)),
+                    ("Gt", _) => quote!(__cp::Box::new(#col.gt(__v.clone())#nn)),
+                    ("Gte", _) => quote!(__cp::Box::new(#col.ge(__v.clone())#nn)),
+                    ("Lt", _) => quote!(__cp::Box::new(#col.lt(__v.clone())#nn)),
+                    ("Lte", _) => quote!(__cp::Box::new(#col.le(__v.clone())#nn)),
+                    ("In", _) => quote!(__cp::Box::new(#col.eq_any(__v.clone())#nn)),
+                    ("IsNull", _) => quote! {
+                        if *__v {
+                            __cp::Box::new(#col.is_null().nullable())
+                        } else {
+                            __cp::Box::new(#col.is_not_null().nullable())
+                        }
+                    },
+                    ("Contains", Backend::Postgres) => quote! {
+                        __cp::Box::new(#col.like(__cp::contains_pattern(__v)).escape('\\')#nn)
+                    },
+                    ("Contains", Backend::Sqlite) => {
+                        let haystack = if field.nullable {
+                            col.clone()
+                        } else {
+                            quote!(#col.nullable())
+                        };
+                        quote!(__cp::Box::new(__cp::instr(#haystack, __v.clone()).gt(0)))
+                    }
+                    ("IContains", Backend::Postgres) => quote! {
+                        __cp::Box::new(#col.ilike(__cp::contains_pattern(__v)).escape('\\')#nn)
+                    },
+                    _ => quote! {
+                        __cp::Box::new(#col.like(__cp::contains_pattern(__v)).escape('\\')#nn)
+                    },
+                };
+                where_arms[slot].push(quote!(__Filter::#variant(__v) => #expr,));
+            }
+        }
+        parse_arms.push(quote!((#wire, _) => __cp::Result::Err(__cp::FilterError::Lookup),));
+    }
+    let where_fns = Backend::ALL.iter().zip(where_arms).map(|(backend, arms)| {
+        let name = backend.where_fn();
+        let db = backend.ty();
+        quote! {
+            fn #name(
+                filters: &[__Filter],
+            ) -> __cp::Option<
+                __cp::Box<
+                    dyn __cp::diesel::BoxableExpression<
+                        #table::table,
+                        #db,
+                        SqlType = __cp::diesel::sql_types::Nullable<__cp::diesel::sql_types::Bool>,
+                    >,
+                >,
+            > {
+                let mut __out: __cp::Option<__cp::Box<dyn __cp::diesel::BoxableExpression<
+                    #table::table,
+                    #db,
+                    SqlType = __cp::diesel::sql_types::Nullable<__cp::diesel::sql_types::Bool>,
+                >>> = __cp::Option::None;
+                for __filter in filters {
+                    let __next: __cp::Box<dyn __cp::diesel::BoxableExpression<
+                        #table::table,
+                        #db,
+                        SqlType = __cp::diesel::sql_types::Nullable<__cp::diesel::sql_types::Bool>,
+                    >> = match __filter {
+                        #( #arms )*
+                    };
+                    __out = __cp::Option::Some(match __out {
+                        __cp::Option::None => __next,
+                        __cp::Option::Some(__prev) => __cp::Box::new(__prev.and(__next)),
+                    });
+                }
+                __out
+            }
+        }
+    });
+    quote! {
+        #[doc(hidden)]
+        #[derive(Clone, Debug)]
+        pub enum __Filter {
+            #( #variants, )*
+        }
+
+        #[automatically_derived]
+        impl __cp::Filters for __Filter {
+            fn parse(
+                field: &str,
+                lookup: __cp::Lookup,
+                raw: &__cp::RawValue,
+            ) -> __cp::Result<Self, __cp::FilterError> {
+                match (field, lookup) {
+                    #( #parse_arms )*
+                    _ => __cp::Result::Err(__cp::FilterError::UnknownField),
+                }
+            }
+        }
+
+        #( #where_fns )*
+    }
+}
+
+/// Sets the locals of fields that an equality of the scope pins, before the payload is
+/// read; returns the flags that make the payload's values for them ignored.
+fn pin_fields(fields: &[(usize, &Field<'_>)]) -> (TokenStream, Vec<syn::Ident>) {
+    let flags: Vec<_> = fields
+        .iter()
+        .map(|(_, f)| quote::format_ident!("__pinned_{}", f.ident))
+        .collect();
+    let arms = fields.iter().map(|(index, f)| {
+        let local = local(f);
+        let variant = variant(*index, "Exact");
+        let value = if f.nullable {
+            quote!(__cp::Option::Some(__cp::Option::Some(__v.clone())))
+        } else {
+            quote!(__cp::Option::Some(__v.clone()))
+        };
+        quote!(__Filter::#variant(__v) => #local = #value,)
+    });
+    let locals = fields.iter().map(|(_, f)| local(f));
+    let tokens = quote! {
+        for __filter in scope {
+            #[allow(unreachable_patterns)]
+            match __filter {
+                #( #arms )*
+                _ => {}
+            }
+        }
+        #( let #flags = #locals.is_some(); )*
+    };
+    (tokens, flags)
+}
+
 fn expand_model(model: &Model<'_>) -> TokenStream {
     let ident = model.ident;
     let table = &model.table;
@@ -82,20 +318,32 @@ fn expand_model(model: &Model<'_>) -> TokenStream {
     let pk_col = &pk.column;
     let pk_wire = &pk.wire;
 
-    let writable: Vec<&Field<'_>> = model.writable().collect();
-    let changeable: Vec<&Field<'_>> = model.changeable().collect();
+    let indexed = |f: &Field<'_>| {
+        model
+            .fields
+            .iter()
+            .position(|g| g.ident == f.ident)
+            .unwrap_or_default()
+    };
+    let writable: Vec<(usize, &Field<'_>)> = model.writable().map(|f| (indexed(f), f)).collect();
+    let changeable: Vec<(usize, &Field<'_>)> =
+        model.changeable().map(|f| (indexed(f), f)).collect();
+    let writable_fields: Vec<&Field<'_>> = writable.iter().map(|(_, f)| *f).collect();
+    let changeable_fields: Vec<&Field<'_>> = changeable.iter().map(|(_, f)| *f).collect();
 
     // What create reads.
-    let new_idents: Vec<_> = writable.iter().map(|f| f.ident).collect();
-    let new_tys = writable.iter().map(|f| f.ty);
-    let read_new = read_fields(&writable);
-    let required_new: Vec<_> = writable
+    let new_idents: Vec<_> = writable_fields.iter().map(|f| f.ident).collect();
+    let new_tys = writable_fields.iter().map(|f| f.ty);
+    let read_new_locals = declare_locals(&writable_fields);
+    let (pin_new, pinned_new) = pin_fields(&writable);
+    let read_new = read_fields(&writable_fields, &pinned_new);
+    let required_new: Vec<_> = writable_fields
         .iter()
         .copied()
         .filter(|f| is_required(f))
         .collect();
     let require_new = require(&required_new);
-    let finish_new = writable.iter().map(|f| {
+    let finish_new = writable_fields.iter().map(|f| {
         let ident = f.ident;
         let local = local(f);
         let wire = &f.wire;
@@ -114,11 +362,13 @@ fn expand_model(model: &Model<'_>) -> TokenStream {
     });
 
     // What update and patch read.
-    let change_idents: Vec<_> = changeable.iter().map(|f| f.ident).collect();
-    let change_locals: Vec<_> = changeable.iter().map(|f| local(f)).collect();
-    let change_tys = changeable.iter().map(|f| f.ty);
-    let read_changes = read_fields(&changeable);
-    let required_changes: Vec<_> = changeable
+    let change_idents: Vec<_> = changeable_fields.iter().map(|f| f.ident).collect();
+    let change_locals: Vec<_> = changeable_fields.iter().map(|f| local(f)).collect();
+    let change_tys = changeable_fields.iter().map(|f| f.ty);
+    let read_change_locals = declare_locals(&changeable_fields);
+    let (pin_changes, pinned_changes) = pin_fields(&changeable);
+    let read_changes = read_fields(&changeable_fields, &pinned_changes);
+    let required_changes: Vec<_> = changeable_fields
         .iter()
         .copied()
         .filter(|f| is_required(f))
@@ -129,8 +379,8 @@ fn expand_model(model: &Model<'_>) -> TokenStream {
         let column = &f.column;
         quote!(#table::#column)
     };
-    let new_columns: Vec<_> = writable.iter().map(column).collect();
-    let change_columns: Vec<_> = changeable.iter().map(column).collect();
+    let new_columns: Vec<_> = writable_fields.iter().map(column).collect();
+    let change_columns: Vec<_> = changeable_fields.iter().map(column).collect();
 
     let insert = if writable.is_empty() {
         quote! {
@@ -147,22 +397,171 @@ fn expand_model(model: &Model<'_>) -> TokenStream {
                 .get_result(__conn)
         }
     };
-    let update = if changeable.is_empty() {
-        quote!(<Self as __cp::Model>::find(conn, pk))
-    } else {
+    let insert = per_backend(|_| insert.clone());
+
+    let find = per_backend(|backend| {
+        let where_fn = backend.where_fn();
         quote! {
-            __cp::with_connection!(conn, __conn => {
-                __cp::diesel::update(#table::table.filter(#table::#pk_col.eq(pk)))
-                    .set(( #( changes.#change_idents.map(|__value| #change_columns.eq(__value)), )* ))
-                    .returning(Self::as_returning())
-                    .get_result(__conn)
-                    .optional()
-            })
+            match #where_fn(scope) {
+                __cp::Option::None => #table::table
+                    .filter(#table::#pk_col.eq(pk))
+                    .select(Self::as_select())
+                    .first(__conn)
+                    .optional(),
+                __cp::Option::Some(__scope) => #table::table
+                    .filter(#table::#pk_col.eq(pk))
+                    .filter(__scope)
+                    .select(Self::as_select())
+                    .first(__conn)
+                    .optional(),
+            }
         }
+    });
+
+    let update = if changeable.is_empty() {
+        quote!(<Self as __cp::Model>::find(conn, pk, scope))
+    } else {
+        per_backend(|backend| {
+            let where_fn = backend.where_fn();
+            let set = quote! {
+                .set(( #( changes.#change_idents.map(|__value| #change_columns.eq(__value)), )* ))
+                .returning(Self::as_returning())
+                .get_result(__conn)
+                .optional()
+            };
+            quote! {
+                match #where_fn(scope) {
+                    __cp::Option::None => __cp::diesel::update(
+                        #table::table.filter(#table::#pk_col.eq(pk)),
+                    )
+                    #set,
+                    __cp::Option::Some(__scope) => __cp::diesel::update(
+                        #table::table.filter(#table::#pk_col.eq(pk)).filter(__scope),
+                    )
+                    #set,
+                }
+            }
+        })
     };
+
+    let delete = per_backend(|backend| {
+        let where_fn = backend.where_fn();
+        quote! {
+            match #where_fn(scope) {
+                __cp::Option::None => __cp::diesel::delete(
+                    #table::table.filter(#table::#pk_col.eq(pk)),
+                )
+                .execute(__conn)
+                .map(|n| n > 0),
+                __cp::Option::Some(__scope) => __cp::diesel::delete(
+                    #table::table.filter(#table::#pk_col.eq(pk)).filter(__scope),
+                )
+                .execute(__conn)
+                .map(|n| n > 0),
+            }
+        }
+    });
+
+    let order_arms: Vec<_> = model
+        .ordering
+        .iter()
+        .map(|&index| {
+            let field = &model.fields[index];
+            let wire = &field.wire;
+            let column = &field.column;
+            quote! {
+                (#wire, false) => __query.then_order_by(#table::#column.asc()),
+                (#wire, true) => __query.then_order_by(#table::#column.desc()),
+            }
+        })
+        .collect();
+    let list = per_backend(|backend| {
+        let where_fn = backend.where_fn();
+        quote! {
+            if query.filters.is_empty() && query.ordering.is_empty() {
+                let __rows = #table::table
+                    .order(#table::#pk_col.asc())
+                    .limit(query.limit)
+                    .offset(query.offset)
+                    .select(Self::as_select())
+                    .load(__conn)?;
+                let __count = if query.count {
+                    __cp::Option::Some(#table::table.count().get_result::<i64>(__conn)?)
+                } else {
+                    __cp::Option::None
+                };
+                return __cp::Result::Ok((__count, __rows));
+            }
+            let mut __query = #table::table.select(Self::as_select()).into_boxed();
+            if let __cp::Option::Some(__where) = #where_fn(&query.filters) {
+                __query = __query.filter(__where);
+            }
+            for __key in &query.ordering {
+                #[allow(unreachable_patterns)]
+                {
+                    __query = match (__key.field, __key.descending) {
+                        #( #order_arms )*
+                        _ => __query,
+                    };
+                }
+            }
+            let __rows = __query
+                .then_order_by(#table::#pk_col.asc())
+                .limit(query.limit)
+                .offset(query.offset)
+                .load(__conn)?;
+            let __count = if query.count {
+                let mut __count = #table::table.count().into_boxed();
+                if let __cp::Option::Some(__where) = #where_fn(&query.filters) {
+                    __count = __count.filter(__where);
+                }
+                __cp::Option::Some(__count.get_result::<i64>(__conn)?)
+            } else {
+                __cp::Option::None
+            };
+            __cp::Result::Ok((__count, __rows))
+        }
+    });
+
+    let filter_fields = model.filter.iter().map(|&i| &model.fields[i].wire);
+    let order_fields = model.ordering.iter().map(|&i| &model.fields[i].wire);
+    let resource = &model.resource;
+    let scope = model.queryset.as_ref().map(|queryset| {
+        let call = quote_spanned!(queryset.span()=> (#queryset)(ctx));
+        quote! {
+            fn scope(
+                ctx: &__cp::Context<'_>,
+            ) -> __cp::Result<__cp::Vec<__Filter>, __cp::ApiError> {
+                __cp::scope_filters(#call, #resource)
+            }
+        }
+    });
+    let checks_objects = model.permission.is_some();
+    let object_permission = model.permission.as_ref().map(|permission| {
+        let check = quote_spanned! {permission.span()=>
+            __cp::Permission::<Self>::has_object_permission(&(#permission), ctx, self)
+        };
+        quote! {
+            fn has_object_permission(
+                &self,
+                ctx: &__cp::Context<'_>,
+            ) -> __cp::Result<(), __cp::ApiError> {
+                #check
+            }
+        }
+    });
+    let filters = expand_filters(model);
 
     quote! {
         use ::channels_api::__private as __cp;
+        #[allow(unused_imports)]
+        use ::channels_api::__private::diesel::{
+            BoolExpressionMethods as _, EscapeExpressionMethods as _,
+            NullableExpressionMethods as _, PgTextExpressionMethods as _,
+            TextExpressionMethods as _,
+        };
+
+        #filters
 
         #[doc(hidden)]
         pub struct __NewRecord {
@@ -179,12 +578,20 @@ fn expand_model(model: &Model<'_>) -> TokenStream {
             type Pk = #pk_ty;
             type NewRecord = __NewRecord;
             type Changes = __Changes;
+            type Filter = __Filter;
 
             const PK: &'static str = #pk_wire;
+            const FILTER_FIELDS: &'static [&'static str] = &[#( #filter_fields ),*];
+            const ORDER_FIELDS: &'static [&'static str] = &[#( #order_fields ),*];
+            const CHECKS_OBJECTS: bool = #checks_objects;
 
             fn new_record(
                 payload: &__cp::Payload<'_>,
+                scope: &[__Filter],
             ) -> __cp::Result<__NewRecord, __cp::ApiError> {
+                let mut __errors = __cp::Errors::new();
+                #read_new_locals
+                #pin_new
                 #read_new
                 #require_new
                 __errors.into_result()?;
@@ -194,7 +601,11 @@ fn expand_model(model: &Model<'_>) -> TokenStream {
             fn changes(
                 payload: &__cp::Payload<'_>,
                 partial: bool,
+                scope: &[__Filter],
             ) -> __cp::Result<__Changes, __cp::ApiError> {
+                let mut __errors = __cp::Errors::new();
+                #read_change_locals
+                #pin_changes
                 #read_changes
                 if !partial {
                     #require_changes
@@ -207,61 +618,47 @@ fn expand_model(model: &Model<'_>) -> TokenStream {
                 true #( && changes.#change_idents.is_none() )*
             }
 
+            #scope
+
+            #object_permission
+
             fn insert(
                 conn: &mut __cp::DbConnection,
                 record: __NewRecord,
             ) -> __cp::QueryResult<Self> {
-                __cp::with_connection!(conn, __conn => { #insert })
+                #insert
             }
 
             fn find(
                 conn: &mut __cp::DbConnection,
                 pk: &#pk_ty,
+                scope: &[__Filter],
             ) -> __cp::QueryResult<__cp::Option<Self>> {
-                __cp::with_connection!(conn, __conn => {
-                    #table::table
-                        .filter(#table::#pk_col.eq(pk))
-                        .select(Self::as_select())
-                        .first(__conn)
-                        .optional()
-                })
+                #find
             }
 
             fn update(
                 conn: &mut __cp::DbConnection,
                 pk: &#pk_ty,
                 changes: __Changes,
+                scope: &[__Filter],
             ) -> __cp::QueryResult<__cp::Option<Self>> {
                 #update
             }
 
-            fn delete(conn: &mut __cp::DbConnection, pk: &#pk_ty) -> __cp::QueryResult<bool> {
-                __cp::with_connection!(conn, __conn => {
-                    __cp::diesel::delete(#table::table.filter(#table::#pk_col.eq(pk)))
-                        .execute(__conn)
-                        .map(|n| n > 0)
-                })
-            }
-
-            fn count(conn: &mut __cp::DbConnection) -> __cp::QueryResult<i64> {
-                __cp::with_connection!(conn, __conn => {
-                    #table::table.count().get_result::<i64>(__conn)
-                })
-            }
-
-            fn page(
+            fn delete(
                 conn: &mut __cp::DbConnection,
-                offset: i64,
-                limit: i64,
-            ) -> __cp::QueryResult<::std::vec::Vec<Self>> {
-                __cp::with_connection!(conn, __conn => {
-                    #table::table
-                        .order(#table::#pk_col.asc())
-                        .limit(limit)
-                        .offset(offset)
-                        .select(Self::as_select())
-                        .load(__conn)
-                })
+                pk: &#pk_ty,
+                scope: &[__Filter],
+            ) -> __cp::QueryResult<bool> {
+                #delete
+            }
+
+            fn list(
+                conn: &mut __cp::DbConnection,
+                query: &__cp::ListQuery<__Filter>,
+            ) -> __cp::QueryResult<(__cp::Option<i64>, __cp::Vec<Self>)> {
+                #list
             }
         }
     }
@@ -304,6 +701,16 @@ fn expand_consumer(model: &Model<'_>) -> TokenStream {
     });
 
     let schema = expand_schema(model);
+    let authorize = model.permission.as_ref().map(|permission| {
+        let check = quote_spanned! {permission.span()=>
+            __cp::Permission::<Self>::has_permission(&(#permission), ctx)
+        };
+        quote! {
+            fn authorize(ctx: &__cp::Context<'_>) -> __cp::Result<(), __cp::ApiError> {
+                #check
+            }
+        }
+    });
 
     let formatter = model.formatter.as_ref().map(|expr| {
         quote! {
@@ -320,6 +727,8 @@ fn expand_consumer(model: &Model<'_>) -> TokenStream {
             const METHODS: &'static [&'static str] = &[#( #names ),*];
 
             #formatter
+
+            #authorize
 
             fn schema() -> __cp::ResourceSchema {
                 #schema

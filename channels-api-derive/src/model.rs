@@ -50,6 +50,12 @@ pub(crate) struct Model<'a> {
     pub(crate) page_size: u32,
     pub(crate) max_page_size: u32,
     pub(crate) formatter: Option<Expr>,
+    /// Indexes of the fields a request may filter on.
+    pub(crate) filter: Vec<usize>,
+    /// Indexes of the fields a request may order by.
+    pub(crate) ordering: Vec<usize>,
+    pub(crate) queryset: Option<Expr>,
+    pub(crate) permission: Option<Expr>,
 }
 
 impl<'a> Model<'a> {
@@ -132,6 +138,28 @@ impl<'a> Model<'a> {
                 ),
             }
         }
+
+        let mut field_indexes = |names: &[Ident], option: &str| -> Vec<usize> {
+            let mut indexes = Vec::new();
+            for name in names {
+                match fields.iter().position(|f| f.ident == name) {
+                    Some(i) if indexes.contains(&i) => {
+                        cx.error_spanned_by(name, format!("`{option}` names `{name}` twice"));
+                    }
+                    Some(i) => indexes.push(i),
+                    None => cx.error_spanned_by(
+                        name,
+                        format!(
+                            "`{option}` names `{name}`, but `{}` has no such field",
+                            input.ident
+                        ),
+                    ),
+                }
+            }
+            indexes
+        };
+        let filter = field_indexes(&container.filter, "filter");
+        let ordering = field_indexes(&container.ordering, "ordering");
 
         let table = match container.table_name {
             Some(table) => table,
@@ -255,6 +283,10 @@ impl<'a> Model<'a> {
             page_size,
             max_page_size,
             formatter: container.formatter,
+            filter,
+            ordering,
+            queryset: container.queryset,
+            permission: container.permission,
         })
     }
 }
@@ -271,7 +303,7 @@ fn positive(cx: &mut Ctxt, lit: Option<&syn::LitInt>, default: u32) -> u32 {
 }
 
 /// `T` when a type is written `Option<T>`.
-fn option_inner(ty: &Type) -> Option<&Type> {
+pub(crate) fn option_inner(ty: &Type) -> Option<&Type> {
     let Type::Path(path) = ty else { return None };
     let last = path.path.segments.last()?;
     if last.ident != "Option" {

@@ -188,24 +188,7 @@ export class ApiClient {
    *   ("timed out after N ms") or when the connection closes ("connection closed").
    */
   request(method, payload = {}) {
-    if (this.#closed) {
-      return Promise.reject(new ApiError(`${method}: the client is closed`, 0));
-    }
-    // eslint-disable-next-line no-unused-vars
-    const { method: _method, request_id: _id, ...rest } = payload ?? {};
-    const id = this.#nextId++;
-    const text = JSON.stringify({ method, request_id: id, ...rest });
-    return new Promise((resolve, reject) => {
-      const timeout = this.#options.timeout;
-      const timer = setTimeout(() => {
-        this.#pending.delete(id);
-        this.#queue.delete(id);
-        reject(new ApiError(`${method}: timed out after ${timeout} ms`, 0));
-      }, timeout);
-      this.#pending.set(id, { resolve, reject, timer, method });
-      if (this.connected) this.#socket.send(text);
-      else this.#queue.set(id, text);
-    });
+    return this.#request(method, payload).answer;
   }
 
   /**
@@ -332,11 +315,34 @@ export class ApiClient {
     }
   }
 
+  /** {@link ApiClient#request}, also telling the request_id: `{ id, answer }`. */
+  #request(method, payload) {
+    if (this.#closed) {
+      return { id: null, answer: Promise.reject(new ApiError(`${method}: the client is closed`, 0)) };
+    }
+    // eslint-disable-next-line no-unused-vars
+    const { method: _method, request_id: _id, ...rest } = payload ?? {};
+    const id = this.#nextId++;
+    const text = JSON.stringify({ method, request_id: id, ...rest });
+    const answer = new Promise((resolve, reject) => {
+      const timeout = this.#options.timeout;
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        this.#queue.delete(id);
+        reject(new ApiError(`${method}: timed out after ${timeout} ms`, 0));
+      }, timeout);
+      this.#pending.set(id, { resolve, reject, timer, method });
+      if (this.connected) this.#socket.send(text);
+      else this.#queue.set(id, text);
+    });
+    return { id, answer };
+  }
+
   #sendSubscribe(resource, subscription) {
-    const ready = this.request(`${resource}.subscribe`);
-    subscription.requestId = this.#nextId - 1;
-    subscription.ready = ready;
-    ready.catch((error) => this.#emit("error", error));
+    const { id, answer } = this.#request(`${resource}.subscribe`, {});
+    subscription.requestId = id;
+    subscription.ready = answer;
+    answer.catch((error) => this.#emit("error", error));
   }
 
   #open() {

@@ -25,6 +25,7 @@ const ui = {
   send: $("send"),
   history: $("history"),
   clear: $("clear"),
+  schema: $("schema"),
   schemaJson: $("schema-json"),
   entryTemplate: $("entry-template"),
 };
@@ -130,6 +131,7 @@ function applySchema(data) {
   schema = data;
   document.body.dataset.schema = "loaded";
   ui.schemaJson.textContent = pretty(data);
+  ui.schema.hidden = false;
   ui.schemaNote.hidden = true;
   const previous = ui.resource.value;
   const names = data.resources.map((resource) => resource.name);
@@ -145,6 +147,7 @@ function schemaUnavailable(error) {
   ui.schemaNote.textContent = `No schema (api.schema: ${why}). Type requests by hand.`;
   ui.schemaNote.hidden = false;
   ui.schemaJson.textContent = "";
+  ui.schema.hidden = true;
   fillSelect(ui.resource, [], "(no schema)");
   fillSelect(ui.method, [], "(no schema)");
   ui.fields.hidden = true;
@@ -384,6 +387,7 @@ function addEntry({ kind, title, request = null }) {
     setBadge(entry, "pending");
   } else {
     entry.querySelector(".request").closest(".part").remove();
+    entry.querySelector(".response").closest(".part").querySelector("h3").textContent = kind;
     resendButton.remove();
     setBadge(entry, kind);
   }

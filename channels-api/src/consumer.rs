@@ -17,6 +17,7 @@ use crate::context::Context;
 use crate::database::DbConnection;
 use crate::error::{ApiError, Errors};
 use crate::protocol::{Formatter, Payload, Reply};
+use crate::query::{Filters, ListQuery};
 use crate::schema::ResourceSchema;
 
 /// The future a method returns.
@@ -71,6 +72,13 @@ pub trait Consumer: 'static {
         None
     }
 
+    /// Whether the request may run at all (`#[consumer(permission = ...)]`): called before
+    /// every method, built-in or custom.
+    fn authorize(ctx: &Context<'_>) -> Result<(), ApiError> {
+        let _ = ctx;
+        Ok(())
+    }
+
     /// The resource's fields and methods, for `api.schema`. The arguments of custom
     /// methods are filled in from [`Call::Describe`].
     fn schema() -> ResourceSchema;
@@ -88,52 +96,88 @@ pub trait Consumer: 'static {
 /// ```no_run
 /// # use channels_api::prelude::*;
 /// # async fn f<M: Model<Pk = i32>>(ctx: &Context<'_>) -> Result<(), ApiError> {
-/// let found = ctx.db().run(|conn| M::find(conn, &1)).await?;
+/// let found = ctx.db().run(|conn| M::find(conn, &1, &[])).await?;
 /// # Ok(()) }
 /// ```
 pub trait Model: Serialize + Send + Sized + 'static {
     /// The primary key's type.
-    type Pk: DeserializeOwned + Send + Sync + 'static;
+    type Pk: DeserializeOwned + Serialize + Clone + Send + Sync + 'static;
     /// The values read from a `create` request.
     type NewRecord: Send + 'static;
     /// The values read from an `update` or `patch` request.
     type Changes: Send + 'static;
+    /// A typed filter on one of the model's fields.
+    type Filter: Filters;
 
     /// The primary key's name on the wire (`id`).
     const PK: &'static str;
+    /// The fields a `list` request may filter on.
+    const FILTER_FIELDS: &'static [&'static str];
+    /// The fields a `list` request may order by.
+    const ORDER_FIELDS: &'static [&'static str];
+    /// Whether the consumer's permission looks at single records, so that `update`,
+    /// `patch` and `delete` must read the record before changing it.
+    const CHECKS_OBJECTS: bool;
 
     /// Reads the writable fields of a `create` request; a missing or mistyped field is
-    /// a 400 naming it, with every such field reported at once.
-    fn new_record(payload: &Payload<'_>) -> Result<Self::NewRecord, ApiError>;
+    /// a 400 naming it, with every such field reported at once. Fields pinned by an
+    /// equality in `scope` take the scope's value.
+    fn new_record(
+        payload: &Payload<'_>,
+        scope: &[Self::Filter],
+    ) -> Result<Self::NewRecord, ApiError>;
 
     /// Reads the writable fields of an `update` (`partial == false`: all required) or a
-    /// `patch` (`partial == true`: any subset).
-    fn changes(payload: &Payload<'_>, partial: bool) -> Result<Self::Changes, ApiError>;
+    /// `patch` (`partial == true`: any subset). Fields pinned by `scope` keep its value.
+    fn changes(
+        payload: &Payload<'_>,
+        partial: bool,
+        scope: &[Self::Filter],
+    ) -> Result<Self::Changes, ApiError>;
 
     /// Whether `changes` sets no field at all.
     fn is_unchanged(changes: &Self::Changes) -> bool;
 
+    /// The rows the connection may reach (`#[consumer(queryset = ...)]`); all by default.
+    fn scope(ctx: &Context<'_>) -> Result<Vec<Self::Filter>, ApiError> {
+        let _ = ctx;
+        Ok(Vec::new())
+    }
+
+    /// Whether the connection may see or change `object`
+    /// (`#[consumer(permission = ...)]`).
+    fn has_object_permission(&self, ctx: &Context<'_>) -> Result<(), ApiError> {
+        let _ = ctx;
+        Ok(())
+    }
+
     /// Inserts a record and returns it as stored (defaults and the new key filled in).
     fn insert(conn: &mut DbConnection, record: Self::NewRecord) -> QueryResult<Self>;
 
-    /// The record with key `pk`.
-    fn find(conn: &mut DbConnection, pk: &Self::Pk) -> QueryResult<Option<Self>>;
+    /// The record with key `pk` within `scope`.
+    fn find(
+        conn: &mut DbConnection,
+        pk: &Self::Pk,
+        scope: &[Self::Filter],
+    ) -> QueryResult<Option<Self>>;
 
-    /// Applies `changes` to the record with key `pk` and returns it as stored.
+    /// Applies `changes` to the record with key `pk` within `scope`, and returns it as
+    /// stored.
     fn update(
         conn: &mut DbConnection,
         pk: &Self::Pk,
         changes: Self::Changes,
+        scope: &[Self::Filter],
     ) -> QueryResult<Option<Self>>;
 
-    /// Deletes the record with key `pk`; whether one existed.
-    fn delete(conn: &mut DbConnection, pk: &Self::Pk) -> QueryResult<bool>;
+    /// Deletes the record with key `pk` within `scope`; whether one existed.
+    fn delete(conn: &mut DbConnection, pk: &Self::Pk, scope: &[Self::Filter]) -> QueryResult<bool>;
 
-    /// How many records there are.
-    fn count(conn: &mut DbConnection) -> QueryResult<i64>;
-
-    /// `limit` records from `offset`, in primary key order.
-    fn page(conn: &mut DbConnection, offset: i64, limit: i64) -> QueryResult<Vec<Self>>;
+    /// The rows `query` selects, and their count when it asks for one.
+    fn list(
+        conn: &mut DbConnection,
+        query: &ListQuery<Self::Filter>,
+    ) -> QueryResult<(Option<i64>, Vec<Self>)>;
 }
 
 /// Page sizes of a consumer's `list`.
@@ -157,7 +201,7 @@ impl Default for ListOptions {
 /// One page of a `list` answer.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Page<T> {
-    /// How many records there are in all.
+    /// How many records match, in all.
     pub count: i64,
     /// The page number, from 1.
     pub page: u32,
@@ -167,9 +211,21 @@ pub struct Page<T> {
     pub results: Vec<T>,
 }
 
+/// One page of a `list` answer in cursor mode.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CursorPage<T> {
+    /// The page size used.
+    pub page_size: u32,
+    /// The cursor of the next page, or `None` on the last one.
+    pub next: Option<String>,
+    /// The records of this page.
+    pub results: Vec<T>,
+}
+
 /// The built-in methods, generic over the model. The derive's dispatch calls these.
 pub mod builtin {
     use super::*;
+    use crate::query::{Lookup, parse_filters, parse_ordering};
 
     fn not_found() -> ApiError {
         ApiError::not_found("not found")
@@ -180,19 +236,43 @@ pub mod builtin {
         ctx: &Context<'_>,
         payload: &Payload<'_>,
     ) -> Result<Reply, ApiError> {
-        let record = M::new_record(payload)?;
+        let scope = M::scope(ctx)?;
+        let record = M::new_record(payload, &scope)?;
         let row = ctx.db().run(move |conn| M::insert(conn, record)).await?;
         Reply::created(&row)
     }
 
-    /// `retrieve`: 200 with the record, 404 if there is none.
+    /// `retrieve`: 200 with the record, 404 if there is none within the scope.
     pub async fn retrieve<M: Model>(
         ctx: &Context<'_>,
         payload: &Payload<'_>,
     ) -> Result<Reply, ApiError> {
+        let scope = M::scope(ctx)?;
         let pk = payload.require::<M::Pk>(M::PK)?;
-        let row = ctx.db().run(move |conn| M::find(conn, &pk)).await?;
-        Reply::ok(&row.ok_or_else(not_found)?)
+        let row = ctx
+            .db()
+            .run(move |conn| M::find(conn, &pk, &scope))
+            .await?
+            .ok_or_else(not_found)?;
+        row.has_object_permission(ctx)?;
+        Reply::ok(&row)
+    }
+
+    /// Reads the record a change is about when the permission must see it first.
+    async fn check_object<M: Model>(
+        ctx: &Context<'_>,
+        pk: &M::Pk,
+        scope: &[M::Filter],
+    ) -> Result<(), ApiError> {
+        if !M::CHECKS_OBJECTS {
+            return Ok(());
+        }
+        let (pk, scope) = (pk.clone(), scope.to_vec());
+        ctx.db()
+            .run(move |conn| M::find(conn, &pk, &scope))
+            .await?
+            .ok_or_else(not_found)?
+            .has_object_permission(ctx)
     }
 
     /// `update` (every writable field) or `patch` (some): 200 with the stored record.
@@ -201,32 +281,39 @@ pub mod builtin {
         payload: &Payload<'_>,
         partial: bool,
     ) -> Result<Reply, ApiError> {
+        let scope = M::scope(ctx)?;
         let pk = payload.require::<M::Pk>(M::PK);
-        let changes = M::changes(payload, partial);
+        let changes = M::changes(payload, partial, &scope);
         let (pk, changes) = match (pk, changes) {
             (Ok(pk), Ok(changes)) => (pk, changes),
             (pk, changes) => return Err(merge(pk.err(), changes.err())),
         };
+        check_object::<M>(ctx, &pk, &scope).await?;
         let row = ctx
             .db()
             .run(move |conn| {
                 if M::is_unchanged(&changes) {
-                    M::find(conn, &pk)
+                    M::find(conn, &pk, &scope)
                 } else {
-                    M::update(conn, &pk, changes)
+                    M::update(conn, &pk, changes, &scope)
                 }
             })
             .await?;
         Reply::ok(&row.ok_or_else(not_found)?)
     }
 
-    /// `delete`: 204, 404 if there was no such record.
+    /// `delete`: 204, 404 if there was no such record within the scope.
     pub async fn delete<M: Model>(
         ctx: &Context<'_>,
         payload: &Payload<'_>,
     ) -> Result<Reply, ApiError> {
+        let scope = M::scope(ctx)?;
         let pk = payload.require::<M::Pk>(M::PK)?;
-        let deleted = ctx.db().run(move |conn| M::delete(conn, &pk)).await?;
+        check_object::<M>(ctx, &pk, &scope).await?;
+        let deleted = ctx
+            .db()
+            .run(move |conn| M::delete(conn, &pk, &scope))
+            .await?;
         if deleted {
             Ok(Reply::no_content())
         } else {
@@ -234,49 +321,131 @@ pub mod builtin {
         }
     }
 
-    /// `list`: 200 with a [`Page`]. `page` counts from 1; a page past the end is empty.
+    /// `list`: 200 with a [`Page`], or with a [`CursorPage`] when the request carries
+    /// `cursor` (`null` for the first page). `page` counts from 1; a page past the end is
+    /// empty. Filters and ordering apply on the fields the consumer allows.
     pub async fn list<M: Model>(
         ctx: &Context<'_>,
         payload: &Payload<'_>,
         options: ListOptions,
     ) -> Result<Reply, ApiError> {
+        let mut filters = M::scope(ctx)?;
         let mut errors = Errors::new();
+        let cursor_mode = payload.raw("cursor").is_some();
         let page = match payload.get::<u32>("page") {
             Ok(Some(0)) => {
                 errors.add("page", "pages are numbered from 1");
                 1
             }
             Ok(page) => page.unwrap_or(1),
-            Err(e) => return Err(e),
+            Err(e) => {
+                errors.add("page", first_message(&e));
+                1
+            }
         };
-        let page_size = match payload.get::<u32>("page_size")? {
-            Some(size) if size == 0 || size > options.max_page_size => {
+        let page_size = match payload.get::<u32>("page_size") {
+            Ok(Some(size)) if size == 0 || size > options.max_page_size => {
                 errors.add(
                     "page_size",
                     format!("must be between 1 and {}", options.max_page_size),
                 );
-                size
+                options.page_size
             }
-            Some(size) => size,
-            None => options.page_size,
+            Ok(size) => size.unwrap_or(options.page_size),
+            Err(e) => {
+                errors.add("page_size", first_message(&e));
+                options.page_size
+            }
         };
+        filters.extend(parse_filters::<M::Filter>(
+            payload,
+            M::FILTER_FIELDS,
+            &mut errors,
+        ));
+        let ordering = parse_ordering(payload, M::ORDER_FIELDS, &mut errors);
+        if cursor_mode {
+            if payload.raw("page").is_some() {
+                errors.add("page", "a `cursor` request pages by cursor, not by number");
+            }
+            if !ordering.is_empty() {
+                errors.add(
+                    "ordering",
+                    "a `cursor` request follows the primary key's order; drop `ordering`",
+                );
+            }
+            match payload.get::<Option<String>>("cursor") {
+                Ok(Some(Some(cursor))) => match cursor_filter::<M>(&cursor) {
+                    Some(filter) => filters.push(filter),
+                    None => errors.add("cursor", "not a cursor this resource gave out"),
+                },
+                Ok(_) => {}
+                Err(_) => errors.add("cursor", "expected the `next` string of a previous page"),
+            }
+        }
         errors.into_result()?;
-        let offset = i64::from(page - 1) * i64::from(page_size);
-        let (count, results) = ctx
-            .db()
-            .run(move |conn| {
-                Ok((
-                    M::count(conn)?,
-                    M::page(conn, offset, i64::from(page_size))?,
-                ))
-            })
-            .await?;
+
+        let query = ListQuery {
+            filters,
+            ordering,
+            offset: if cursor_mode {
+                0
+            } else {
+                i64::from(page - 1) * i64::from(page_size)
+            },
+            // One more row than asked tells whether a next page exists.
+            limit: i64::from(page_size) + i64::from(cursor_mode),
+            count: !cursor_mode,
+        };
+        let (count, mut results) = ctx.db().run(move |conn| M::list(conn, &query)).await?;
+        if cursor_mode {
+            let more = results.len() > page_size as usize;
+            results.truncate(page_size as usize);
+            let next = match (more, results.last()) {
+                (true, Some(last)) => Some(cursor_of(last)?),
+                _ => None,
+            };
+            return Reply::ok(&CursorPage {
+                page_size,
+                next,
+                results,
+            });
+        }
         Reply::ok(&Page {
-            count,
+            count: count.unwrap_or_default(),
             page,
             page_size,
             results,
         })
+    }
+
+    /// The cursor after `row`: its primary key's JSON.
+    fn cursor_of<M: Model>(row: &M) -> Result<String, ApiError> {
+        let value = serde_json::to_value(row).map_err(|_| ApiError::internal())?;
+        match value.get(M::PK) {
+            Some(pk) => Ok(pk.to_string()),
+            None => {
+                tracing::error!(
+                    pk = M::PK,
+                    "the primary key is not serialized; cursors need it"
+                );
+                Err(ApiError::internal())
+            }
+        }
+    }
+
+    /// The filter "primary key after `cursor`".
+    fn cursor_filter<M: Model>(cursor: &str) -> Option<M::Filter> {
+        let raw = serde_json::from_str::<&serde_json::value::RawValue>(cursor).ok()?;
+        M::Filter::parse(M::PK, Lookup::Gt, raw).ok()
+    }
+
+    fn first_message(error: &ApiError) -> String {
+        error
+            .errors()
+            .iter()
+            .flat_map(|(_, messages)| messages.iter().cloned())
+            .next()
+            .unwrap_or_default()
     }
 
     /// One 400 with the errors of both failed parts of a request.

@@ -1,14 +1,27 @@
 //! What a method sees of its connection, its database and its request.
 
+use std::fmt;
 use std::net::SocketAddr;
 
+use crate::auth::User;
 use crate::database::Database;
 
 /// Facts about one WebSocket connection, fixed at the handshake.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ConnectionInfo {
     pub(crate) peer: SocketAddr,
     pub(crate) path: String,
+    pub(crate) user: Option<User>,
+}
+
+impl fmt::Debug for ConnectionInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectionInfo")
+            .field("peer", &self.peer)
+            .field("path", &self.path)
+            .field("authenticated", &self.user.is_some())
+            .finish()
+    }
 }
 
 impl ConnectionInfo {
@@ -20,6 +33,12 @@ impl ConnectionInfo {
     /// The path the client connected to (`/` by default).
     pub fn path(&self) -> &str {
         &self.path
+    }
+
+    /// The user the router's authenticator returned for this connection, if it is of
+    /// type `U`.
+    pub fn user<U: Send + Sync + 'static>(&self) -> Option<&U> {
+        self.user.as_deref()?.downcast_ref()
     }
 }
 
@@ -42,6 +61,17 @@ impl<'a> Context<'a> {
     /// The connection the request came on.
     pub fn connection(&self) -> &'a ConnectionInfo {
         self.connection
+    }
+
+    /// The connection's authenticated user, of the type the router's authenticator
+    /// returns; `None` for an anonymous connection.
+    pub fn user<U: Send + Sync + 'static>(&self) -> Option<&'a U> {
+        self.connection.user()
+    }
+
+    /// Whether the connection is authenticated.
+    pub fn is_authenticated(&self) -> bool {
+        self.connection.user.is_some()
     }
 
     /// The resource the request addressed (`question` in `question.create`).

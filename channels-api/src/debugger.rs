@@ -1,6 +1,8 @@
 //! The debugger page: a browser tool to send requests and watch the answers, built from
 //! `api.schema`. Every asset is embedded in the binary; nothing loads from another host.
 
+use std::borrow::Cow;
+
 use crate::handshake::HttpResponse;
 
 /// The page's files, by name under the debugger's path.
@@ -36,11 +38,13 @@ const ASSETS: &[(&str, &str, &str)] = &[
 const POLICY: &str = "Content-Security-Policy: default-src 'self'; connect-src 'self' ws: wss:; \
                       img-src 'self' data:; frame-ancestors 'none'\r\n";
 
-/// The asset at `path` below the debugger's `base` path, if there is one.
+/// The asset at `path` below the debugger's `base` path (which ends with `/`), if there is
+/// one. The base without its slash redirects to it, so the page's relative links resolve.
 pub(crate) fn asset(base: &str, path: &str) -> Option<HttpResponse> {
-    let name = path
-        .strip_prefix(base)
-        .or_else(|| (path == base.trim_end_matches('/')).then_some(""))?;
+    if path == base.trim_end_matches('/') {
+        return Some(HttpResponse::redirect(base));
+    }
+    let name = path.strip_prefix(base)?;
     ASSETS
         .iter()
         .find(|(asset, _, _)| *asset == name)
@@ -48,7 +52,7 @@ pub(crate) fn asset(base: &str, path: &str) -> Option<HttpResponse> {
             status: 200,
             content_type,
             body: body.as_bytes(),
-            extra_headers: POLICY,
+            extra_headers: Cow::Borrowed(POLICY),
         })
 }
 
@@ -59,7 +63,10 @@ mod tests {
     #[test]
     fn finds_assets_below_the_base() {
         assert!(asset("/channels-api/", "/channels-api/").is_some());
-        assert!(asset("/channels-api/", "/channels-api").is_some());
+        assert_eq!(
+            asset("/channels-api/", "/channels-api").unwrap().status,
+            308
+        );
         assert!(asset("/channels-api/", "/channels-api/channels-api.js").is_some());
         assert!(asset("/channels-api/", "/channels-api/../secret").is_none());
         assert!(asset("/channels-api/", "/other/").is_none());

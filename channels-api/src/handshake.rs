@@ -6,6 +6,7 @@
 //! WebSockets and the debugger page, and hands the whole handshake request (headers,
 //! cookies, query string) to the application.
 
+use std::borrow::Cow;
 use std::io;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -24,7 +25,7 @@ pub(crate) struct HttpResponse {
     pub(crate) status: u16,
     pub(crate) content_type: &'static str,
     pub(crate) body: &'static [u8],
-    pub(crate) extra_headers: &'static str,
+    pub(crate) extra_headers: Cow<'static, str>,
 }
 
 impl HttpResponse {
@@ -34,7 +35,17 @@ impl HttpResponse {
             status,
             content_type: "text/plain; charset=utf-8",
             body: body.as_bytes(),
-            extra_headers: "",
+            extra_headers: Cow::Borrowed(""),
+        }
+    }
+
+    /// A permanent redirect to `location`.
+    pub(crate) fn redirect(location: &str) -> Self {
+        Self {
+            status: 308,
+            content_type: "text/plain; charset=utf-8",
+            body: b"moved\n",
+            extra_headers: Cow::Owned(format!("Location: {location}\r\n")),
         }
     }
 }
@@ -110,7 +121,7 @@ pub(crate) async fn read_head(stream: &mut TcpStream) -> Result<Head, HeadError>
                 status: 426,
                 content_type: "text/plain; charset=utf-8",
                 body: b"unsupported WebSocket version: this server speaks version 13\n",
-                extra_headers: "Sec-WebSocket-Version: 13\r\n",
+                extra_headers: Cow::Borrowed("Sec-WebSocket-Version: 13\r\n"),
             }));
         }
         if request.headers().get("sec-websocket-key").is_none() {

@@ -52,12 +52,14 @@
 //! - [`limits`]: what one connection may cost.
 //! - [`error`]: the server's [`Error`] and the client's [`ApiError`].
 
+pub mod auth;
 pub mod consumer;
 pub mod context;
 pub mod database;
 pub mod error;
 pub mod limits;
 pub mod protocol;
+pub mod query;
 pub mod router;
 pub mod schema;
 pub mod server;
@@ -65,13 +67,18 @@ pub mod server;
 mod debugger;
 mod handshake;
 
+pub use auth::{
+    AllowAny, AnyOf, Check, CheckObject, IsAuthenticated, IsAuthenticatedOrReadOnly, Permission,
+    ReadOnly,
+};
 pub use channels_api_derive::{ModelConsumer, consumer_method};
-pub use consumer::{Call, Consumer, ListOptions, Model, Outcome, Page};
+pub use consumer::{Call, Consumer, CursorPage, ListOptions, Model, Outcome, Page};
 pub use context::{ConnectionInfo, Context};
 pub use database::{Backend, Database, DatabaseOptions, DbConnection, DbError};
 pub use error::{ApiError, Error, Errors, Result};
 pub use limits::Limits;
 pub use protocol::{BareFormatter, Body, DefaultFormatter, Formatter, Payload, Reply, Response};
+pub use query::{Lookup, Scope};
 pub use router::Router;
 pub use schema::{FieldSchema, MethodSchema, ResourceSchema};
 pub use server::Server;
@@ -85,40 +92,45 @@ pub use tokio_tungstenite::tungstenite;
 /// Everything a model file needs: `use channels_api::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        ApiError, BareFormatter, Consumer, Context, Database, DefaultFormatter, Formatter, Model,
-        ModelConsumer, Router, consumer_method,
+        AllowAny, AnyOf, ApiError, BareFormatter, Check, CheckObject, Consumer, Context, Database,
+        DefaultFormatter, Formatter, IsAuthenticated, IsAuthenticatedOrReadOnly, Model,
+        ModelConsumer, Permission, ReadOnly, Router, Scope, consumer_method,
     };
     pub use diesel::prelude::{Identifiable, Insertable, Queryable, Selectable};
     pub use serde::{Deserialize, Serialize};
 }
 
-/// Runs `$body` with `$conn` bound to the concrete connection inside a [`DbConnection`],
-/// so that the query in `$body` is compiled once for each backend.
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __with_connection {
-    ($db:expr, $conn:ident => $body:expr) => {
-        match $db {
-            $crate::DbConnection::Postgres($conn) => $body,
-            $crate::DbConnection::Sqlite($conn) => $body,
-        }
-    };
-}
-
 /// What the derive's output reaches; not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::__with_connection as with_connection;
+    pub use crate::auth::Permission;
     pub use crate::consumer::{Call, Consumer, ListOptions, MethodFuture, Model, Outcome, builtin};
     pub use crate::context::Context;
     pub use crate::database::DbConnection;
     pub use crate::error::{ApiError, Errors};
     pub use crate::formatter_arc;
     pub use crate::protocol::{Formatter, Payload, REQUIRED, Reply, field_value};
+    pub use crate::query::{
+        FilterError, Filters, ListQuery, Lookup, OrderKey, Scope, contains_pattern, filter_value,
+    };
+
+    diesel::define_sql_function! {
+        /// SQLite's `instr`: where `needle` first occurs in `haystack`, from 1; 0 if nowhere.
+        fn instr(haystack: diesel::sql_types::Nullable<diesel::sql_types::Text>, needle: diesel::sql_types::Text) -> diesel::sql_types::Nullable<diesel::sql_types::Integer>;
+    }
+
+    /// Reads the connection's scope from the function named in `queryset = ...`.
+    pub fn scope_filters<F: Filters>(
+        scope: Result<Scope, ApiError>,
+        resource: &str,
+    ) -> Result<Vec<F>, ApiError> {
+        scope?.to_filters(resource)
+    }
     pub use crate::schema::{FieldSchema, MethodSchema, ResourceSchema};
     pub use diesel;
     pub use diesel::QueryResult;
     pub use serde;
+    pub use serde_json::value::RawValue;
     pub use std::boxed::Box;
     pub use std::future::Future;
     pub use std::option::Option;

@@ -2,11 +2,15 @@
 //! request to its resource and method.
 
 use std::fmt;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures_util::FutureExt;
 use tokio::net::ToSocketAddrs;
+use tokio_tungstenite::tungstenite::http;
+
+use crate::auth::Authenticate;
 
 use serde_json::value::RawValue;
 
@@ -29,6 +33,7 @@ struct Resource {
     name: &'static str,
     methods: &'static [&'static str],
     dispatch: DispatchFn,
+    authorize: fn(&Context<'_>) -> Result<(), ApiError>,
     schema: ResourceSchema,
     own_formatter: Option<Arc<dyn Formatter>>,
     formatter: Arc<dyn Formatter>,
@@ -61,7 +66,36 @@ pub struct Router {
     limits: Limits,
     debugger: Option<String>,
     debug: bool,
+    authenticate: Option<Authenticate>,
+    origins: Origins,
     errors: Vec<String>,
+}
+
+/// Which browser origins may open a WebSocket, checked against the handshake's `Origin`.
+#[derive(Debug, Clone)]
+pub(crate) enum Origins {
+    /// No `Origin` (not a browser), the server's own origin, and these.
+    SameOriginAnd(Vec<String>),
+    /// Any origin.
+    Any,
+}
+
+impl Origins {
+    /// Whether a handshake with `origin` for `host` may go on.
+    pub(crate) fn allow(&self, origin: Option<&str>, host: Option<&str>) -> bool {
+        let Origins::SameOriginAnd(allowed) = self else {
+            return true;
+        };
+        let Some(origin) = origin else {
+            return true;
+        };
+        let origin = origin.trim_end_matches('/');
+        if allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)) {
+            return true;
+        }
+        let authority = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+        host.is_some_and(|host| authority.eq_ignore_ascii_case(host))
+    }
 }
 
 impl fmt::Debug for Router {
@@ -90,6 +124,8 @@ impl Router {
             limits: Limits::default(),
             debugger: None,
             debug: false,
+            authenticate: None,
+            origins: Origins::SameOriginAnd(Vec::new()),
             errors: Vec::new(),
         }
     }
@@ -142,6 +178,7 @@ impl Router {
             name: C::RESOURCE,
             methods: C::METHODS,
             dispatch: C::dispatch,
+            authorize: C::authorize,
             schema,
             formatter: own_formatter
                 .clone()
@@ -195,6 +232,66 @@ impl Router {
         self
     }
 
+    /// Authenticates each connection at its handshake. `authenticate` receives the
+    /// handshake request (headers, cookies, query string) and the database, and returns
+    /// `Ok(Some(user))` to authenticate the connection as `user`, `Ok(None)` to let it in
+    /// anonymous, or an error to refuse the handshake with HTTP 401. Methods read the user
+    /// with [`Context::user`].
+    ///
+    /// ```no_run
+    /// # use channels_api::prelude::*;
+    /// # fn f(router: Router) -> Router {
+    /// struct Account { name: String }
+    /// router.authenticate(|request, _db| async move {
+    ///     let token = request.headers().get("authorization").cloned();
+    ///     match token {
+    ///         None => Ok(None),
+    ///         Some(token) if token == "Bearer letmein" => {
+    ///             Ok(Some(Account { name: "admin".into() }))
+    ///         }
+    ///         Some(_) => Err(ApiError::unauthorized("bad token")),
+    ///     }
+    /// })
+    /// # }
+    /// ```
+    pub fn authenticate<F, Fut, U>(mut self, authenticate: F) -> Self
+    where
+        F: Fn(http::Request<()>, Database) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Option<U>, ApiError>> + Send + 'static,
+        U: Send + Sync + 'static,
+    {
+        self.authenticate = Some(crate::auth::authenticator(authenticate));
+        self
+    }
+
+    /// Browser origins allowed to open a WebSocket besides the server's own, such as
+    /// `https://app.example.com`. By default only same-origin pages and clients that send
+    /// no `Origin` (not browsers) may connect; any other origin is refused at the handshake
+    /// with HTTP 403, so a page on another site cannot act with a user's cookies
+    /// (cross-site WebSocket hijacking).
+    pub fn allowed_origins<I, S>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let list = origins
+            .into_iter()
+            .map(|o| o.into().trim_end_matches('/').to_owned());
+        match &mut self.origins {
+            Origins::SameOriginAnd(allowed) => allowed.extend(list),
+            Origins::Any => {}
+        }
+        self
+    }
+
+    /// Lets pages of any origin connect. Only for APIs that authenticate with something a
+    /// browser does not send by itself (a token in the query string, say), never with
+    /// cookies.
+    pub fn allow_any_origin(mut self) -> Self {
+        self.origins = Origins::Any;
+        self
+    }
+
     /// Binds `addr` and returns the server, ready to [`run`](Server::run). Bind
     /// `127.0.0.1:0` to get a free port, then read it with [`Server::local_addr`].
     pub async fn bind(self, addr: impl ToSocketAddrs, db: Database) -> Result<Server, Error> {
@@ -227,7 +324,17 @@ impl Router {
             _ => None,
         };
         let listener = tokio::net::TcpListener::bind(addr).await?;
-        Ok(Server::new(listener, endpoints, db, self.limits, debugger))
+        Ok(Server::new(
+            listener,
+            endpoints,
+            db,
+            self.limits,
+            Gate {
+                debugger,
+                authenticate: self.authenticate,
+                origins: self.origins,
+            },
+        ))
     }
 
     /// Binds `addr` and serves until the process receives Ctrl-C (SIGINT) or SIGTERM.
@@ -306,6 +413,9 @@ impl Endpoint {
             resource: resource.name,
             method,
         };
+        if let Err(error) = (resource.authorize)(&ctx) {
+            return respond_error(&error, out);
+        }
         let Some(Outcome::Running(future)) =
             (resource.dispatch)(method, Call::Run(&ctx, &request.payload))
         else {
@@ -412,6 +522,14 @@ impl Endpoint {
         self.formatter
             .format(&error_response(None, None, error), out);
     }
+}
+
+/// What the handshake checks before a connection opens.
+pub(crate) struct Gate {
+    /// The debugger page's path, when it is served.
+    pub(crate) debugger: Option<String>,
+    pub(crate) authenticate: Option<Authenticate>,
+    pub(crate) origins: Origins,
 }
 
 fn error_response<'a>(

@@ -15,13 +15,14 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, http};
 
+use crate::auth::User;
 use crate::context::ConnectionInfo;
 use crate::database::Database;
 use crate::debugger;
 use crate::error::{ApiError, Error};
 use crate::handshake::{self, Head, HeadError, HttpResponse};
 use crate::limits::Limits;
-use crate::router::Endpoint;
+use crate::router::{Endpoint, Gate};
 
 /// What every connection task shares.
 struct Shared {
@@ -29,8 +30,7 @@ struct Shared {
     db: Database,
     limits: Limits,
     websocket: WebSocketConfig,
-    /// The debugger page's path, when it is served.
-    debugger: Option<String>,
+    gate: Gate,
 }
 
 /// A bound server. Made by [`Router::bind`](crate::Router::bind).
@@ -53,7 +53,7 @@ impl Server {
         endpoints: Vec<Endpoint>,
         db: Database,
         limits: Limits,
-        debugger: Option<String>,
+        gate: Gate,
     ) -> Self {
         let websocket = limits.websocket_config();
         let shared = Arc::new(Shared {
@@ -61,7 +61,7 @@ impl Server {
             db,
             limits,
             websocket,
-            debugger,
+            gate,
         });
         Self { listener, shared }
     }
@@ -128,7 +128,7 @@ async fn connection(
             return;
         }
     };
-    let Some((endpoint, rest)) = routed else {
+    let Some((endpoint, rest, user)) = routed else {
         return;
     };
     let ws =
@@ -137,18 +137,22 @@ async fn connection(
     let info = ConnectionInfo {
         peer,
         path: endpoint.path.clone(),
+        user,
     };
     tracing::debug!(%peer, path = %info.path, "connected");
     serve(ws, endpoint, &info, &shared, stopped).await;
     tracing::debug!(%peer, "disconnected");
 }
 
-/// Reads the request head and either completes the upgrade on a routed path, returning
-/// the endpoint and any bytes read past the head, or answers over plain HTTP.
+/// An open connection's endpoint, the bytes read past the handshake, and its user.
+type Routed<'s> = (&'s Endpoint, Vec<u8>, Option<User>);
+
+/// Reads the request head and either completes the upgrade on a routed path (after the
+/// origin check and the authenticator), or answers over plain HTTP.
 async fn route<'s>(
     stream: &mut TcpStream,
     shared: &'s Shared,
-) -> std::io::Result<Option<(&'s Endpoint, Vec<u8>)>> {
+) -> std::io::Result<Option<Routed<'s>>> {
     let head = match handshake::read_head(stream).await {
         Ok(head) => head,
         Err(HeadError::Io(error)) => return Err(error),
@@ -165,12 +169,38 @@ async fn route<'s>(
     let endpoint = shared.endpoints.iter().find(|e| e.path == path);
     let response = match (endpoint, rest) {
         (Some(endpoint), Some(rest)) => {
+            let header = |name| request.headers().get(name).and_then(|v| v.to_str().ok());
+            if !shared.gate.origins.allow(header("origin"), header("host")) {
+                tracing::debug!(origin = ?header("origin"), "origin refused");
+                let refusal = HttpResponse::text(403, "origin not allowed\n");
+                handshake::respond(stream, &refusal, false).await?;
+                return Ok(None);
+            }
+            let user = match &shared.gate.authenticate {
+                None => None,
+                Some(authenticate) => {
+                    let accepting = request.clone();
+                    match authenticate(request, shared.db.clone()).await {
+                        Ok(user) => {
+                            handshake::accept(stream, &accepting).await?;
+                            return Ok(Some((endpoint, rest, user)));
+                        }
+                        Err(error) => {
+                            tracing::debug!(%error, "authentication refused");
+                            let refusal = HttpResponse::text(401, "authentication failed\n");
+                            handshake::respond(stream, &refusal, false).await?;
+                            return Ok(None);
+                        }
+                    }
+                }
+            };
             handshake::accept(stream, &request).await?;
-            return Ok(Some((endpoint, rest)));
+            return Ok(Some((endpoint, rest, user)));
         }
         (Some(_), None) => HttpResponse::text(426, "this path speaks WebSocket\n"),
         (None, _) => {
             let page = shared
+                .gate
                 .debugger
                 .as_deref()
                 .and_then(|base| debugger::asset(base, path));

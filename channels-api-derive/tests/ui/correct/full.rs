@@ -25,7 +25,11 @@ mod schema {
     read_only(key, created),
     page_size = 20,
     max_page_size = 100,
-    formatter = BareFormatter
+    formatter = BareFormatter,
+    filter(title, description, votes, created),
+    ordering(votes, created),
+    queryset = Poll::open_polls,
+    permission = (IsAuthenticatedOrReadOnly, CheckObject(Poll::owned))
 )]
 pub struct Poll {
     /// The key.
@@ -51,6 +55,19 @@ pub struct Close {
 }
 
 impl Poll {
+    /// Polls with at least one vote.
+    fn open_polls(_ctx: &Context<'_>) -> Result<Scope, ApiError> {
+        Ok(Scope::all().lookup("votes", channels_api::Lookup::Gte, 0))
+    }
+
+    /// Only polls with a description may change.
+    fn owned(_ctx: &Context<'_>, poll: &Poll) -> Result<(), ApiError> {
+        match poll.description {
+            Some(_) => Ok(()),
+            None => Err(ApiError::forbidden("this poll is locked")),
+        }
+    }
+
     /// With an argument read from the payload.
     #[consumer_method]
     pub async fn close(_ctx: &Context<'_>, args: Close) -> Result<String, ApiError> {
@@ -71,5 +88,7 @@ fn main() {
         ["create", "retrieve", "update", "patch", "list", "delete", "close", "stats"]
     );
     assert_eq!(<Poll as Model>::PK, "key");
+    assert_eq!(<Poll as Model>::FILTER_FIELDS, ["name", "description", "votes", "created"]);
+    assert_eq!(<Poll as Model>::ORDER_FIELDS, ["votes", "created"]);
     let _ = Router::new().consumer::<Poll>();
 }

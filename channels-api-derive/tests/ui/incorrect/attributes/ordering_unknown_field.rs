@@ -1,0 +1,22 @@
+// `ordering(...)` naming a field that does not exist.
+use channels_api::prelude::*;
+
+mod schema {
+    diesel::table! {
+        questions (id) {
+            id -> Integer,
+            question_text -> Text,
+        }
+    }
+}
+
+#[derive(Queryable, Selectable, Serialize, ModelConsumer)]
+#[diesel(table_name = schema::questions)]
+#[consumer(ordering(question_text, texte))]
+pub struct Question {
+    #[consumer(read_only)]
+    pub id: i32,
+    pub question_text: String,
+}
+
+fn main() {}
