@@ -2,3 +2,6 @@
 
 #[path = "polls/app.rs"]
 pub mod polls;
+
+#[path = "todos/app.rs"]
+pub mod todos;

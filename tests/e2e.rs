@@ -12,6 +12,7 @@ use channels_api_examples::polls::{self, Question, User};
 use channels_api_tests::proxy::{Proxy, reroute_postgres_url};
 use channels_api_tests::{Backend, Client, TestDb, TestServer, errors_of, postgres_url};
 use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Error as WsError;
 
 /// Test-only consumers over the polls tables: a second consumer of one model with its own
 /// formatter and page sizes, and custom methods that reach the database, read their context
@@ -48,6 +49,45 @@ mod extra {
         pub question_text: String,
         #[consumer(read_only)]
         pub pub_date: chrono::NaiveDateTime,
+    }
+
+    /// Questions anyone may read, and only those not marked "locked" may change; nothing
+    /// may be created.
+    #[derive(Queryable, Selectable, Serialize, ModelConsumer)]
+    #[diesel(table_name = questions)]
+    #[consumer(
+        resource = "guarded",
+        methods(create, retrieve, update, patch, delete, list),
+        permission = (
+            AnyOf(ReadOnly, Check(Guarded::no_create)),
+            CheckObject(Guarded::unlocked)
+        )
+    )]
+    pub(crate) struct Guarded {
+        #[consumer(read_only)]
+        pub id: i32,
+        pub question_text: String,
+        #[consumer(read_only)]
+        pub pub_date: chrono::NaiveDateTime,
+    }
+
+    impl Guarded {
+        fn no_create(ctx: &Context<'_>) -> Result<(), ApiError> {
+            if ctx.method() == "create" {
+                Err(ApiError::forbidden("questions are created elsewhere"))
+            } else {
+                Ok(())
+            }
+        }
+
+        fn unlocked(ctx: &Context<'_>, question: &Guarded) -> Result<(), ApiError> {
+            let locked = question.question_text.starts_with("locked");
+            if locked && ctx.method() != "retrieve" {
+                Err(ApiError::forbidden("this question is locked"))
+            } else {
+                Ok(())
+            }
+        }
     }
 
     #[derive(Deserialize)]
@@ -145,6 +185,12 @@ on_both_backends!(
     list_filters_refuse_what_is_not_allowed,
     list_orders_by_allowed_fields,
     list_pages_by_cursor,
+    anonymous_connections_get_401,
+    unknown_tokens_are_refused_at_the_handshake,
+    connections_see_and_change_only_their_own_rows,
+    scope_pins_fields_on_create_and_update,
+    object_permissions_guard_each_record,
+    foreign_origins_are_refused_at_the_handshake,
 );
 
 const SEED_QUESTION: &str = "What is your favorite python package?";
@@ -1255,4 +1301,205 @@ async fn list_pages_by_cursor(backend: Backend) {
     assert_eq!(response["status"], 400);
     assert_eq!(errors_of(&response, "ordering").len(), 1);
     assert_eq!(errors_of(&response, "page").len(), 1);
+}
+
+const ALICE: &str = "alice-token";
+const BOB: &str = "bob-token";
+
+async fn login(server: &TestServer, token: &str) -> Client {
+    let bearer = format!("Bearer {token}");
+    Client::connect_with(server.addr, "/", &[("authorization", &bearer)])
+        .await
+        .expect("the token is accepted")
+}
+
+async fn anonymous_connections_get_401(backend: Backend) {
+    let server = TestServer::todos(backend).await;
+    let mut anonymous = server.client().await;
+    for method in ["todo.list", "todo.create", "account.me", "account.retrieve"] {
+        let response = anonymous
+            .request(json!({"method": method, "id": 1, "title": "x"}))
+            .await;
+        assert_eq!(response["status"], 401, "{method}: {response}");
+    }
+    // The schema stays readable.
+    let response = anonymous.request(json!({"method": "api.schema"})).await;
+    assert_eq!(response["status"], 200);
+}
+
+async fn unknown_tokens_are_refused_at_the_handshake(backend: Backend) {
+    let server = TestServer::todos(backend).await;
+    let error = Client::connect_with(server.addr, "/", &[("authorization", "Bearer nope")])
+        .await
+        .expect_err("refused");
+    match error {
+        WsError::Http(response) => assert_eq!(response.status(), 401),
+        other => panic!("expected HTTP 401, got {other}"),
+    }
+    // The token also travels in the query string, for browsers.
+    let mut alice = Client::connect(server.addr, &format!("/?token={ALICE}")).await;
+    let response = alice.request(json!({"method": "account.me"})).await;
+    assert_eq!(response["data"], json!({"id": 1, "name": "alice"}));
+    let error = Client::connect_with(server.addr, "/?token=nope", &[])
+        .await
+        .expect_err("refused");
+    assert!(matches!(error, WsError::Http(r) if r.status() == 401));
+}
+
+async fn connections_see_and_change_only_their_own_rows(backend: Backend) {
+    let server = TestServer::todos(backend).await;
+    let mut alice = login(&server, ALICE).await;
+    let mut bob = login(&server, BOB).await;
+    let response = alice
+        .request(json!({"method": "todo.create", "title": "alice's secret"}))
+        .await;
+    assert_eq!(response["status"], 201, "{response}");
+    let id = response["data"]["id"].clone();
+    bob.request(json!({"method": "todo.create", "title": "bob's"}))
+        .await;
+
+    // Bob cannot see it...
+    let response = bob.request(json!({"method": "todo.list"})).await;
+    assert_eq!(response["data"]["count"], 1);
+    assert_eq!(response["data"]["results"][0]["title"], "bob's");
+    let response = bob
+        .request(json!({"method": "todo.list", "title__contains": "secret"}))
+        .await;
+    assert_eq!(response["data"]["count"], 0);
+    let response = bob
+        .request(json!({"method": "todo.retrieve", "id": id}))
+        .await;
+    assert_eq!(response["status"], 404, "ids cannot be probed: {response}");
+    // ...nor change or delete it: each is a 404, as if it did not exist.
+    for request in [
+        json!({"method": "todo.update", "id": id, "title": "pwned", "done": true, "owner_id": 2}),
+        json!({"method": "todo.patch", "id": id, "title": "pwned"}),
+        json!({"method": "todo.delete", "id": id}),
+    ] {
+        let response = bob.request(request.clone()).await;
+        assert_eq!(response["status"], 404, "{request}: {response}");
+    }
+    let response = bob
+        .request(json!({"method": "account.retrieve", "id": 1}))
+        .await;
+    assert_eq!(response["status"], 404);
+
+    // Alice's row is untouched.
+    let response = alice
+        .request(json!({"method": "todo.retrieve", "id": id}))
+        .await;
+    assert_eq!(
+        response["data"],
+        json!({"id": id, "owner_id": 1, "title": "alice's secret", "done": false})
+    );
+    let response = alice
+        .request(json!({"method": "todo.patch", "id": id, "done": true}))
+        .await;
+    assert_eq!(response["data"]["done"], true);
+    let response = alice
+        .request(json!({"method": "todo.list", "done": true, "ordering": "-title"}))
+        .await;
+    assert_eq!(response["data"]["count"], 1);
+    let response = alice
+        .request(json!({"method": "todo.delete", "id": id}))
+        .await;
+    assert_eq!(response["status"], 204);
+}
+
+async fn scope_pins_fields_on_create_and_update(backend: Backend) {
+    let server = TestServer::todos(backend).await;
+    let mut bob = login(&server, BOB).await;
+    // Bob tries to write into Alice's list: the scope's owner wins.
+    let response = bob
+        .request(json!({"method": "todo.create", "title": "planted", "owner_id": 1}))
+        .await;
+    assert_eq!(response["status"], 201, "{response}");
+    assert_eq!(response["data"]["owner_id"], 2);
+    let id = response["data"]["id"].clone();
+    let response = bob
+        .request(json!({"method": "todo.patch", "id": id, "owner_id": 1}))
+        .await;
+    assert_eq!(response["data"]["owner_id"], 2, "{response}");
+    let response = bob
+        .request(json!({"method": "todo.update", "id": id, "title": "moved", "done": false, "owner_id": "x"}))
+        .await;
+    assert_eq!(
+        response["status"], 200,
+        "a pinned field's input is ignored: {response}"
+    );
+    assert_eq!(response["data"]["owner_id"], 2);
+    let mut alice = login(&server, ALICE).await;
+    let response = alice.request(json!({"method": "todo.list"})).await;
+    assert_eq!(response["data"]["count"], 0);
+}
+
+async fn object_permissions_guard_each_record(backend: Backend) {
+    let router = tools_router().consumer::<extra::Guarded>();
+    let server = TestServer::start(backend, router).await;
+    let mut client = server.client().await;
+    let open = create_question(&mut client, "open").await;
+    let locked = create_question(&mut client, "locked question").await;
+
+    let response = client
+        .request(json!({"method": "guarded.create", "question_text": "x"}))
+        .await;
+    assert_eq!(response["status"], 403, "{response}");
+    assert_eq!(
+        errors_of(&response, "non_field_errors"),
+        ["this resource is read-only"]
+    );
+    let response = client
+        .request(json!({"method": "guarded.retrieve", "id": locked}))
+        .await;
+    assert_eq!(response["status"], 200);
+    for request in [
+        json!({"method": "guarded.update", "id": locked, "question_text": "y"}),
+        json!({"method": "guarded.patch", "id": locked}),
+        json!({"method": "guarded.delete", "id": locked}),
+    ] {
+        let response = client.request(request.clone()).await;
+        assert_eq!(response["status"], 403, "{request}: {response}");
+        assert_eq!(
+            errors_of(&response, "non_field_errors"),
+            ["this question is locked"]
+        );
+    }
+    let response = client
+        .request(json!({"method": "guarded.patch", "id": open, "question_text": "changed"}))
+        .await;
+    assert_eq!(response["status"], 200, "{response}");
+    let response = client
+        .request(json!({"method": "guarded.delete", "id": open}))
+        .await;
+    assert_eq!(response["status"], 204);
+    // The locked row survived.
+    let response = client
+        .request(json!({"method": "question.retrieve", "id": locked}))
+        .await;
+    assert_eq!(response["data"]["question_text"], "locked question");
+}
+
+async fn foreign_origins_are_refused_at_the_handshake(backend: Backend) {
+    let server = TestServer::todos(backend).await;
+    let error = Client::connect_with(server.addr, "/", &[("origin", "http://evil.example")])
+        .await
+        .expect_err("refused");
+    match error {
+        WsError::Http(response) => assert_eq!(response.status(), 403),
+        other => panic!("expected HTTP 403, got {other}"),
+    }
+    // Same origin, an allowed origin, and no origin at all (not a browser) are let in.
+    let same = format!("http://{}", server.addr);
+    for origin in [same.as_str(), "http://localhost:3000"] {
+        let mut client = Client::connect_with(server.addr, "/", &[("origin", origin)])
+            .await
+            .unwrap_or_else(|e| panic!("{origin}: {e}"));
+        let response = client.request(json!({"method": "api.schema"})).await;
+        assert_eq!(response["status"], 200);
+    }
+    let router = polls::router().allow_any_origin();
+    let server = TestServer::start(backend, router).await;
+    Client::connect_with(server.addr, "/", &[("origin", "http://evil.example")])
+        .await
+        .expect("any origin is allowed");
 }

@@ -179,12 +179,8 @@ async fn route<'s>(
             let user = match &shared.gate.authenticate {
                 None => None,
                 Some(authenticate) => {
-                    let accepting = request.clone();
-                    match authenticate(request, shared.db.clone()).await {
-                        Ok(user) => {
-                            handshake::accept(stream, &accepting).await?;
-                            return Ok(Some((endpoint, rest, user)));
-                        }
+                    match authenticate(request.clone(), shared.db.clone()).await {
+                        Ok(user) => user,
                         Err(error) => {
                             tracing::debug!(%error, "authentication refused");
                             let refusal = HttpResponse::text(401, "authentication failed\n");

@@ -156,6 +156,16 @@ impl TestServer {
         Self::start(backend, channels_api_examples::polls::router()).await
     }
 
+    /// The todos example app on a fresh database.
+    pub async fn todos(backend: Backend) -> TestServer {
+        let test_db = TestDb::new(backend).await;
+        let db = connect_db(&test_db.url).await;
+        channels_api_examples::todos::migrate(&db)
+            .await
+            .expect("migrate");
+        Self::serve(channels_api_examples::todos::router(), db, test_db).await
+    }
+
     /// `router` over a fresh database with the polls schema.
     pub async fn start(backend: Backend, router: Router) -> TestServer {
         let test_db = TestDb::new(backend).await;
@@ -200,6 +210,23 @@ impl Client {
             .await
             .unwrap_or_else(|e| panic!("connect to ws://{addr}{path}: {e}"));
         Client { ws }
+    }
+
+    /// Connects to `path` on `addr` with extra handshake headers; the handshake's HTTP
+    /// error when it is refused.
+    pub async fn connect_with(
+        addr: SocketAddr,
+        path: &str,
+        headers: &[(&'static str, &str)],
+    ) -> Result<Client, tokio_tungstenite::tungstenite::Error> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = format!("ws://{addr}{path}").into_client_request()?;
+        for (name, value) in headers {
+            let value = value.parse().expect("a valid header value");
+            request.headers_mut().insert(*name, value);
+        }
+        let (ws, _) = tokio_tungstenite::connect_async(request).await?;
+        Ok(Client { ws })
     }
 
     /// Sends `value` as a text frame.

@@ -15,7 +15,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { constants as fsConstants } from "node:fs";
-import { access, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { access, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -234,8 +234,13 @@ describe("debugger page (server with --debug)", {
   let page = null;
   let log = null;
   let first = null;
+  let savedFailure = false;
 
   before(async () => {
+    // Failure artifacts of an earlier run would be misleading.
+    const old = await readdir(ARTIFACTS).catch(() => []);
+    await Promise.all(old.filter((name) => name.startsWith("failure-"))
+      .map((name) => rm(path.join(ARTIFACTS, name), { force: true })));
     const browser = await getBrowser();
     ({ page, log } = await newPage(browser));
   });
@@ -244,12 +249,15 @@ describe("debugger page (server with --debug)", {
     await page?.close().catch(() => {});
   });
 
-  /** A test that saves a screenshot and the page's HTML when it fails. */
+  /** A test that, on the suite's first failure, saves a screenshot and the page's HTML. */
   const step = (name, fn) => test(name, { timeout: TEST_TIMEOUT }, async (t) => {
     try {
       await fn(t);
     } catch (error) {
-      await saveFailureArtifacts(page, name);
+      if (!savedFailure) {
+        savedFailure = true;
+        await saveFailureArtifacts(page, name);
+      }
       throw error;
     }
   });
@@ -330,7 +338,7 @@ describe("debugger page (server with --debug)", {
     assert.equal(two.data.question_text, text);
   });
 
-  step("screenshot", async () => {
+  step("screenshot", async (t) => {
     assert.ok(first !== null, "needs the 201 of the previous tests");
     await page.mouse.move(0, 0);
     await page.$eval("#send", (button) => button.blur());
@@ -338,12 +346,12 @@ describe("debugger page (server with --debug)", {
     await mkdir(ARTIFACTS, { recursive: true });
     const file = path.join(ARTIFACTS, "debugger.png");
     await writeFile(file, png);
-    console.log(`# screenshot: ${file}`);
+    t.diagnostic(`screenshot: ${file}`);
     if (UPDATE_SCREENSHOT) {
       const docs = path.join(REPO, "docs");
       await mkdir(docs, { recursive: true });
       await writeFile(path.join(docs, "debugger.png"), png);
-      console.log(`# screenshot: ${path.join(docs, "debugger.png")} (UPDATE_SCREENSHOT=1)`);
+      t.diagnostic(`screenshot: ${path.join(docs, "debugger.png")} (UPDATE_SCREENSHOT=1)`);
     }
     // A PNG of the viewport's size.
     assert.equal(png.subarray(1, 4).toString("latin1"), "PNG");
