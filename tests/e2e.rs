@@ -42,7 +42,11 @@ mod extra {
 
     #[derive(Queryable, Selectable, Serialize, ModelConsumer)]
     #[diesel(table_name = questions)]
-    #[consumer(resource = "tools", methods(boom, count_like, whoami, create))]
+    #[consumer(
+        resource = "tools",
+        methods(boom, count_like, whoami, create),
+        validate = Tools::no_shouting
+    )]
     pub(crate) struct Tools {
         #[consumer(read_only)]
         pub id: i32,
@@ -96,6 +100,22 @@ mod extra {
     }
 
     impl Tools {
+        /// A rule across the request: no all-caps questions.
+        fn no_shouting(
+            _ctx: &Context<'_>,
+            payload: &channels_api::Payload<'_>,
+        ) -> Result<(), ApiError> {
+            let text: Option<String> = payload.get("question_text")?;
+            match text {
+                Some(text)
+                    if text.chars().any(char::is_alphabetic) && text == text.to_uppercase() =>
+                {
+                    Err(ApiError::bad_request("please don't shout"))
+                }
+                _ => Ok(()),
+            }
+        }
+
         #[consumer_method]
         async fn boom(_ctx: &Context<'_>) -> Result<(), ApiError> {
             panic!("boom")
@@ -191,6 +211,7 @@ on_both_backends!(
     scope_pins_fields_on_create_and_update,
     object_permissions_guard_each_record,
     foreign_origins_are_refused_at_the_handshake,
+    validation_rules_answer_400_by_field,
 );
 
 const SEED_QUESTION: &str = "What is your favorite python package?";
@@ -534,7 +555,7 @@ async fn custom_methods_reach_context_and_database(backend: Backend) {
 async fn unique_violation_is_409_naming_the_field(backend: Backend) {
     let server = TestServer::polls(backend).await;
     let mut client = server.client().await;
-    let create = json!({"method": "user.create", "email": "a@test.com", "password": "x"});
+    let create = json!({"method": "user.create", "email": "a@test.com", "password": "password1"});
     assert_eq!(client.request(create.clone()).await["status"], 201);
     let response = client.request(create).await;
     assert_eq!(response["status"], 409, "{response}");
@@ -718,9 +739,9 @@ async fn oversized_messages_close_with_1009(backend: Backend) {
     // Just under the limit is fine.
     let text = "y".repeat(1024 * 1024 - 100);
     let response = other
-        .request(json!({"method": "question.create", "question_text": text}))
+        .request(json!({"method": "user.invite", "note": text}))
         .await;
-    assert_eq!(response["status"], 201);
+    assert_eq!(response["status"], 200);
 }
 
 async fn deeply_nested_json_gets_400(backend: Backend) {
@@ -813,14 +834,14 @@ async fn consumers_on_different_paths(backend: Backend) {
     let server = TestServer::start(backend, router).await;
     let mut root = Client::connect(server.addr, "/").await;
     let response = root
-        .request(json!({"method": "user.create", "email": "a@b.c", "password": "p"}))
+        .request(json!({"method": "user.create", "email": "a@b.c", "password": "password1"}))
         .await;
     assert_eq!(response["status"], 404, "{response}");
     create_question(&mut root, "on root").await;
 
     let mut accounts = Client::connect(server.addr, "/accounts/").await;
     let response = accounts
-        .request(json!({"method": "user.create", "email": "a@b.c", "password": "p"}))
+        .request(json!({"method": "user.create", "email": "a@b.c", "password": "password1"}))
         .await;
     assert_eq!(response["status"], 201);
     let response = accounts.request(json!({"method": "question.list"})).await;
@@ -1502,4 +1523,63 @@ async fn foreign_origins_are_refused_at_the_handshake(backend: Backend) {
     Client::connect_with(server.addr, "/", &[("origin", "http://evil.example")])
         .await
         .expect("any origin is allowed");
+}
+
+async fn validation_rules_answer_400_by_field(backend: Backend) {
+    let server = TestServer::start(backend, tools_router()).await;
+    let mut client = server.client().await;
+    let long = "x".repeat(201);
+    for request in [
+        json!({"method": "question.create", "question_text": ""}),
+        json!({"method": "question.create", "question_text": long}),
+        json!({"method": "question.update", "id": 1, "question_text": ""}),
+        json!({"method": "question.patch", "id": 1, "question_text": ""}),
+    ] {
+        let response = client.request(request.clone()).await;
+        assert_eq!(response["status"], 400, "{request}: {response}");
+        assert_eq!(
+            errors_of(&response, "question_text"),
+            ["must be between 1 and 200 characters long"],
+            "{request}"
+        );
+    }
+    let response = client.request(json!({"method": "question.list"})).await;
+    assert_eq!(response["data"]["count"], 0, "nothing was written");
+    let id = create_question(&mut client, "fine").await;
+    let response = client
+        .request(json!({"method": "question.patch", "id": id}))
+        .await;
+    assert_eq!(
+        response["status"], 200,
+        "a patch without the field is valid"
+    );
+
+    // A consumer's own rule across the request, under non_field_errors.
+    let response = client
+        .request(json!({"method": "tools.create", "question_text": "WHY?"}))
+        .await;
+    assert_eq!(response["status"], 400);
+    assert_eq!(
+        errors_of(&response, "non_field_errors"),
+        ["please don't shout"]
+    );
+    let response = client
+        .request(json!({"method": "tools.create", "question_text": "Why?"}))
+        .await;
+    assert_eq!(response["status"], 201);
+
+    let server = TestServer::polls(backend).await;
+    let mut client = server.client().await;
+    let response = client
+        .request(json!({"method": "user.create", "email": "not-an-email", "password": "short"}))
+        .await;
+    assert_eq!(response["status"], 400);
+    assert_eq!(
+        errors_of(&response, "email"),
+        ["enter a valid email address"]
+    );
+    assert_eq!(
+        errors_of(&response, "password"),
+        ["use at least 8 characters"]
+    );
 }

@@ -9,7 +9,7 @@ use syn::{Attribute, Expr, Ident, LitInt, LitStr, Path, Token};
 use crate::ctxt::Ctxt;
 
 const CONTAINER_KEYS: &str = "`resource`, `methods`, `read_only`, `filter`, `ordering`, \
-     `page_size`, `max_page_size`, `queryset`, `permission`, `formatter`";
+     `page_size`, `max_page_size`, `queryset`, `permission`, `validate`, `formatter`";
 const FIELD_KEYS: &str = "`read_only`";
 
 /// What the struct's attributes say.
@@ -25,6 +25,7 @@ pub(crate) struct Container {
     pub(crate) ordering: Vec<Ident>,
     pub(crate) queryset: Option<Expr>,
     pub(crate) permission: Option<Expr>,
+    pub(crate) validate: Option<Expr>,
     pub(crate) table_name: Option<Path>,
     pub(crate) primary_key: Option<Vec<Ident>>,
 }
@@ -37,6 +38,8 @@ pub(crate) struct Field {
     pub(crate) rename: Option<String>,
     pub(crate) serde_default: bool,
     pub(crate) skip_serializing: bool,
+    /// `#[validate(...)]` attributes, forwarded to the input shapes.
+    pub(crate) validate: Vec<Attribute>,
 }
 
 /// Records `duplicate `name``, or stores `value`.
@@ -142,6 +145,10 @@ impl Container {
                             let expr = meta.value()?.parse()?;
                             set_once(cx, &mut this.permission, &meta, expr);
                         }
+                        "validate" => {
+                            let expr = meta.value()?.parse()?;
+                            set_once(cx, &mut this.validate, &meta, expr);
+                        }
                         _ => {
                             cx.error_spanned_by(
                                 &meta.path,
@@ -182,6 +189,10 @@ impl Field {
     pub(crate) fn from_attrs(cx: &mut Ctxt, attrs: &[Attribute]) -> Self {
         let mut this = Field::default();
         for attr in attrs {
+            if attr.path().is_ident("validate") {
+                this.validate.push(attr.clone());
+                continue;
+            }
             let result = if attr.path().is_ident("consumer") {
                 attr.parse_nested_meta(|meta| {
                     if meta.path.is_ident("read_only") {

@@ -551,6 +551,29 @@ fn expand_model(model: &Model<'_>) -> TokenStream {
         }
     });
     let filters = expand_filters(model);
+    let validates = model.fields.iter().any(|f| !f.validate.is_empty());
+    let validator_derive = validates.then(|| quote!(#[derive(::validator::Validate)]));
+    let new_validate: Vec<_> = writable_fields.iter().map(|f| &f.validate).collect();
+    let change_validate: Vec<_> = changeable_fields.iter().map(|f| &f.validate).collect();
+    let validate_record = validates.then(|| {
+        let names = model.fields.iter().map(|f| {
+            let rust = f.ident.to_string();
+            let wire = &f.wire;
+            quote!((#rust, #wire))
+        });
+        quote!(__cp::validate_fields(&__record, &[#( #names ),*])?;)
+    });
+    let check_input = model.validate.as_ref().map(|check| {
+        let call = quote_spanned!(check.span()=> (#check)(ctx, payload));
+        quote! {
+            fn check_input(
+                ctx: &__cp::Context<'_>,
+                payload: &__cp::Payload<'_>,
+            ) -> __cp::Result<(), __cp::ApiError> {
+                #call
+            }
+        }
+    });
 
     quote! {
         use ::channels_api::__private as __cp;
@@ -564,13 +587,15 @@ fn expand_model(model: &Model<'_>) -> TokenStream {
         #filters
 
         #[doc(hidden)]
+        #validator_derive
         pub struct __NewRecord {
-            #( #new_idents: #new_tys, )*
+            #( #(#new_validate)* #new_idents: #new_tys, )*
         }
 
         #[doc(hidden)]
+        #validator_derive
         pub struct __Changes {
-            #( #change_idents: __cp::Option<#change_tys>, )*
+            #( #(#change_validate)* #change_idents: __cp::Option<#change_tys>, )*
         }
 
         #[automatically_derived]
@@ -595,7 +620,9 @@ fn expand_model(model: &Model<'_>) -> TokenStream {
                 #read_new
                 #require_new
                 __errors.into_result()?;
-                __cp::Result::Ok(__NewRecord { #( #finish_new, )* })
+                let __record = __NewRecord { #( #finish_new, )* };
+                #validate_record
+                __cp::Result::Ok(__record)
             }
 
             fn changes(
@@ -611,7 +638,9 @@ fn expand_model(model: &Model<'_>) -> TokenStream {
                     #require_changes
                 }
                 __errors.into_result()?;
-                __cp::Result::Ok(__Changes { #( #change_idents: #change_locals, )* })
+                let __record = __Changes { #( #change_idents: #change_locals, )* };
+                #validate_record
+                __cp::Result::Ok(__record)
             }
 
             fn is_unchanged(changes: &__Changes) -> bool {
@@ -621,6 +650,8 @@ fn expand_model(model: &Model<'_>) -> TokenStream {
             #scope
 
             #object_permission
+
+            #check_input
 
             fn insert(
                 conn: &mut __cp::DbConnection,

@@ -18,10 +18,21 @@
 //! - `page_size = 50`, `max_page_size = 1000`: the sizes of `list` pages.
 //! - `formatter = BareFormatter`: an expression whose value implements `Formatter`, used
 //!   for this resource's responses.
+//! - `filter(question_text, pub_date)`, `ordering(id, pub_date)`: the fields `list` may
+//!   filter on (with lookups such as `__gte`) and order by.
+//! - `queryset = Question::visible`: a `fn(&Context) -> Result<Scope, ApiError>` whose scope
+//!   surrounds every read and write of a connection.
+//! - `permission = (IsAuthenticated, CheckObject(Question::owned))`: a `Permission` checked
+//!   before every method, and on the record for retrieve, update, patch and delete.
+//! - `validate = Question::check`: a `fn(&Context, &Payload) -> Result<(), ApiError>` run on
+//!   each create, update and patch after its fields were read, for rules across fields.
 //!
 //! ## Field attributes: `#[consumer(...)]`
 //!
 //! - `read_only`: never taken from client input (ids, timestamps filled in by the database).
+//! - `#[validate(...)]`: the `validator` crate's rules (`length`, `range`, `email`, `url`,
+//!   `custom(function = ...)`, ...), run on what create, update and patch read. Needs the
+//!   runtime's `validator` feature and `validator` among your dependencies.
 //!
 //! Also read: `#[diesel(table_name = ..., primary_key(...))]` on the struct,
 //! `#[diesel(column_name = ...)]` on a field, and a field's `#[serde(rename = "...")]` (its
@@ -50,7 +61,7 @@ use proc_macro::TokenStream;
 
 /// Serves a Diesel model as a resource of the WebSocket API. See the crate documentation
 /// for its attributes.
-#[proc_macro_derive(ModelConsumer, attributes(consumer, diesel))]
+#[proc_macro_derive(ModelConsumer, attributes(consumer, diesel, validate))]
 pub fn derive_model_consumer(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     expand::derive(&input)

@@ -38,6 +38,8 @@ pub(crate) struct Field<'a> {
     pub(crate) default: bool,
     /// `#[serde(skip_serializing)]`: taken from input, never sent back.
     pub(crate) write_only: bool,
+    /// `#[validate(...)]` attributes for the input shapes.
+    pub(crate) validate: Vec<syn::Attribute>,
 }
 
 pub(crate) struct Model<'a> {
@@ -56,6 +58,8 @@ pub(crate) struct Model<'a> {
     pub(crate) ordering: Vec<usize>,
     pub(crate) queryset: Option<Expr>,
     pub(crate) permission: Option<Expr>,
+    /// The function that checks a whole write request.
+    pub(crate) validate: Option<Expr>,
 }
 
 impl<'a> Model<'a> {
@@ -123,6 +127,7 @@ impl<'a> Model<'a> {
                 nullable: is_option(&field.ty),
                 default: attrs.serde_default,
                 write_only: attrs.skip_serializing,
+                validate: attrs.validate,
             });
         }
 
@@ -287,6 +292,7 @@ impl<'a> Model<'a> {
             ordering,
             queryset: container.queryset,
             permission: container.permission,
+            validate: container.validate,
         })
     }
 }

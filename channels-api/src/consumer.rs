@@ -135,6 +135,14 @@ pub trait Model: Serialize + Send + Sized + 'static {
         scope: &[Self::Filter],
     ) -> Result<Self::Changes, ApiError>;
 
+    /// Checks a `create`, `update` or `patch` request as a whole, after its fields were
+    /// read (`#[consumer(validate = ...)]`); errors go under their fields or under
+    /// `non_field_errors`.
+    fn check_input(ctx: &Context<'_>, payload: &Payload<'_>) -> Result<(), ApiError> {
+        let _ = (ctx, payload);
+        Ok(())
+    }
+
     /// Whether `changes` sets no field at all.
     fn is_unchanged(changes: &Self::Changes) -> bool;
 
@@ -238,6 +246,7 @@ pub mod builtin {
     ) -> Result<Reply, ApiError> {
         let scope = M::scope(ctx)?;
         let record = M::new_record(payload, &scope)?;
+        M::check_input(ctx, payload)?;
         let row = ctx.db().run(move |conn| M::insert(conn, record)).await?;
         Reply::created(&row)
     }
@@ -288,6 +297,7 @@ pub mod builtin {
             (Ok(pk), Ok(changes)) => (pk, changes),
             (pk, changes) => return Err(merge(pk.err(), changes.err())),
         };
+        M::check_input(ctx, payload)?;
         check_object::<M>(ctx, &pk, &scope).await?;
         let row = ctx
             .db()

@@ -63,6 +63,8 @@ pub mod query;
 pub mod router;
 pub mod schema;
 pub mod server;
+#[cfg(feature = "validator")]
+pub mod validation;
 
 mod debugger;
 mod handshake;
@@ -113,6 +115,8 @@ pub mod __private {
     pub use crate::query::{
         FilterError, Filters, ListQuery, Lookup, OrderKey, Scope, contains_pattern, filter_value,
     };
+    #[cfg(feature = "validator")]
+    pub use crate::validation::validate_fields;
 
     diesel::define_sql_function! {
         /// SQLite's `instr`: where `needle` first occurs in `haystack`, from 1; 0 if nowhere.

@@ -55,7 +55,8 @@ pub struct Question {
     /// Assigned by the database.
     #[consumer(read_only)]
     pub id: i32,
-    /// The question asked.
+    /// The question asked: from 1 to 200 characters.
+    #[validate(length(min = 1, max = 200))]
     pub question_text: String,
     /// Set by the database when the question is created.
     #[consumer(read_only)]
@@ -74,9 +75,11 @@ pub struct User {
     #[consumer(read_only)]
     pub id: i32,
     /// Unique: a second user with the same email is a 409.
+    #[validate(email)]
     pub email: String,
     /// Written on create and update, never sent back in a response.
     #[serde(skip_serializing)]
+    #[validate(length(min = 8, message = "use at least 8 characters"))]
     pub password: String,
 }
 

@@ -26,6 +26,7 @@ mod schema {
     page_size = 20,
     max_page_size = 100,
     formatter = BareFormatter,
+    validate = Poll::check,
     filter(title, description, votes, created),
     ordering(votes, created),
     queryset = Poll::open_polls,
@@ -37,6 +38,7 @@ pub struct Poll {
     /// Sent as `name` on the wire.
     #[serde(rename = "name")]
     #[diesel(column_name = title)]
+    #[validate(length(min = 1, max = 80))]
     pub title: String,
     /// May be null, so never required.
     pub description: Option<String>,
@@ -58,6 +60,15 @@ impl Poll {
     /// Polls with at least one vote.
     fn open_polls(_ctx: &Context<'_>) -> Result<Scope, ApiError> {
         Ok(Scope::all().lookup("votes", channels_api::Lookup::Gte, 0))
+    }
+
+    /// A rule across the request.
+    fn check(_ctx: &Context<'_>, payload: &channels_api::Payload<'_>) -> Result<(), ApiError> {
+        let votes: Option<i32> = payload.get("votes")?;
+        match votes {
+            Some(votes) if votes < 0 => Err(ApiError::bad_request("votes cannot be negative")),
+            _ => Ok(()),
+        }
     }
 
     /// Only polls with a description may change.
