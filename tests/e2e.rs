@@ -212,6 +212,7 @@ on_both_backends!(
     object_permissions_guard_each_record,
     foreign_origins_are_refused_at_the_handshake,
     validation_rules_answer_400_by_field,
+    shutdown_closes_connections_with_1001,
 );
 
 const SEED_QUESTION: &str = "What is your favorite python package?";
@@ -1581,5 +1582,33 @@ async fn validation_rules_answer_400_by_field(backend: Backend) {
     assert_eq!(
         errors_of(&response, "password"),
         ["use at least 8 characters"]
+    );
+}
+
+async fn shutdown_closes_connections_with_1001(backend: Backend) {
+    let test_db = TestDb::new(backend).await;
+    let db = channels_api_tests::connect_db(&test_db.url).await;
+    polls::migrate(&db).await.unwrap();
+    let server = polls::router().bind("127.0.0.1:0", db).await.unwrap();
+    let addr = server.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(server.run_until(async {
+        let _ = stopped.await;
+    }));
+    let mut client = Client::connect(addr, "/").await;
+    let response = client.request(json!({"method": "question.list"})).await;
+    assert_eq!(response["status"], 200);
+
+    stop.send(()).unwrap();
+    match client.next_message().await {
+        Some(Message::Close(Some(frame))) => assert_eq!(frame.code, CloseCode::Away),
+        other => panic!("expected a close frame with code 1001, got {other:?}"),
+    }
+    running.await.unwrap().unwrap();
+    // No new connection is accepted.
+    assert!(
+        tokio_tungstenite::connect_async(format!("ws://{addr}/"))
+            .await
+            .is_err()
     );
 }

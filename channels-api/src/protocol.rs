@@ -117,7 +117,7 @@ impl<'a> Request<'a> {
                 "JSON nested deeper than {max_depth} levels"
             ))));
         }
-        let fields = match serde_json::from_str::<RawObject<'a>>(text) {
+        let mut fields = match serde_json::from_str::<RawObject<'a>>(text) {
             Ok(RawObject(fields)) => fields,
             Err(e) if e.classify() == serde_json::error::Category::Data => {
                 return Err(bad(ApiError::bad_request(
@@ -128,20 +128,23 @@ impl<'a> Request<'a> {
                 return Err(bad(ApiError::bad_request(format!("malformed JSON: {e}"))));
             }
         };
-        let mut request = Request {
-            method_json: None,
-            request_id: None,
-            payload: Payload::default(),
-        };
-        let mut payload = Vec::with_capacity(fields.len());
-        for (key, value) in fields {
-            match key.as_ref() {
-                "method" => request.method_json = Some(value),
-                "request_id" => request.request_id = Some(value),
-                _ => payload.push((key, value)),
+        let (mut method_json, mut request_id) = (None, None);
+        fields.retain(|(key, value)| match key.as_ref() {
+            "method" => {
+                method_json = Some(*value);
+                false
             }
-        }
-        request.payload = Payload { fields: payload };
+            "request_id" => {
+                request_id = Some(*value);
+                false
+            }
+            _ => true,
+        });
+        let request = Request {
+            method_json,
+            request_id,
+            payload: Payload { fields },
+        };
         if let Some(id) = request.request_id
             && matches!(id.get().as_bytes().first(), Some(b'{' | b'['))
         {

@@ -225,10 +225,15 @@ async fn serve(
     mut stopped: watch::Receiver<bool>,
 ) {
     let peer = info.peer;
+    // Registered once for the connection's life: polling a fresh `changed()` per message
+    // would take the channel's shared lock twice per request, across all connections.
+    let shutdown = stopped.changed();
+    tokio::pin!(shutdown);
     loop {
         let message = tokio::select! {
+            biased;
             message = ws.next() => message,
-            _ = stopped.changed() => {
+            _ = &mut shutdown => {
                 close(&mut ws, CloseCode::Away, "server shutting down").await;
                 break;
             }
@@ -285,7 +290,8 @@ async fn close_after_overflow(ws: &mut WebSocketStream<TcpStream>, limits: &Limi
     }
     let budget = limits.max_message_size.saturating_mul(4);
     let drain = async {
-        let mut buf = [0u8; 8192];
+        // On the heap: a buffer in the future itself would enlarge every connection's task.
+        let mut buf = vec![0u8; 8192];
         let mut total = 0usize;
         while total < budget {
             match ws.get_mut().read(&mut buf).await {
@@ -309,4 +315,39 @@ async fn close(ws: &mut WebSocketStream<TcpStream>, code: CloseCode, reason: &'s
     }
     let drain = async { while let Some(Ok(_)) = ws.next().await {} };
     let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every open connection holds its task's future: it must stay small, or idle
+    /// connections grow expensive (a buffer held in the future once cost 8 KiB each).
+    #[tokio::test]
+    async fn a_connection_task_stays_small() {
+        fn size_of<F: Future>(_: &F) -> usize {
+            std::mem::size_of::<F>()
+        }
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let _client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (stream, peer) = listener.accept().await.unwrap();
+        let limits = Limits::default();
+        let shared = Arc::new(Shared {
+            endpoints: Vec::new(),
+            db: Database::connect("sqlite::memory:").await.unwrap(),
+            websocket: limits.websocket_config(),
+            limits,
+            gate: Gate {
+                debugger: None,
+                authenticate: None,
+                origins: crate::router::Origins::Any,
+            },
+        });
+        let (_stop, stopped) = watch::channel(false);
+        let task = connection(stream, peer, shared, stopped);
+        let size = size_of(&task);
+        assert!(size < 4096, "a connection's future takes {size} bytes");
+    }
 }
