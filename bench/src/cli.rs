@@ -1,0 +1,443 @@
+//! Command-line arguments, parsed by hand.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::load::Workload;
+
+/// The environment variable that names a PostgreSQL server to benchmark on as well.
+pub(crate) const POSTGRES_URL_VAR: &str = "CHANNELS_API_BENCH_POSTGRES_URL";
+
+/// The environment variable through which the benchmark hands a server its database URL,
+/// so that a password never shows in the process list.
+pub(crate) const SERVE_DB_VAR: &str = "CHANNELS_API_BENCH_DB_URL";
+
+pub(crate) const USAGE: &str = "\
+usage: channels-api-bench [OPTIONS]
+       channels-api-bench serve --kind framework|baseline|echo [--addr 127.0.0.1:PORT] [--db URL]
+       channels-api-bench load --addr 127.0.0.1:PORT --db URL [--workload W] [OPTIONS]
+
+Measures the polls example served by channels-api against a hand-written tokio-tungstenite
+server doing the same queries, and writes docs/benchmarks.{md,json,svg}.
+
+options:
+  --quick                about one second per workload, fewer idle connections; writes
+                         to the target directory unless --out is given
+  --connections N        concurrent closed-loop connections (default 16)
+  --duration SECS        measured seconds of each run (default 10, quick 1)
+  --warmup SECS          unmeasured seconds before each run (default 1, quick 0.25)
+  --rounds N             framework/baseline alternations per workload; the median round
+                         is reported (default 3, quick 1)
+  --rows N               rows seeded before the runs (default 1000)
+  --workloads LIST       comma-separated subset of create,retrieve,list,update,mixed,noop
+  --idle LIST            idle connection counts of the memory test (default 1000,10000;
+                         quick 200,1000); `--idle 0` skips the memory test
+  --postgres URL         also run everything on this PostgreSQL server (default: the
+                         CHANNELS_API_BENCH_POSTGRES_URL environment variable)
+  --out DIR              where to write benchmarks.{md,json,svg}
+  --no-pin               do not pin the server and the load generator to separate CPUs
+  -h, --help             this text
+
+serve (started by the benchmark itself; also handy for profiling):
+  --kind KIND            framework, baseline or echo
+  --addr ADDR            a 127.0.0.x address to listen on (default 127.0.0.1:0); the
+                         address bound is printed as `listening on ADDR`
+  --db URL               sqlite://FILE or postgres://... (default: the
+                         CHANNELS_API_BENCH_DB_URL environment variable)
+  --exit-on-stdin-eof    exit when standard input closes (the benchmark's lifeline)
+
+load (drives a server started by hand, for instance under a profiler):
+  --addr ADDR            the server's 127.0.0.x address
+  --db URL               the server's database: seeded when empty, reset before the run
+  --workload W           one of create,retrieve,list,update,mixed,noop (default mixed)
+  --connections N, --duration SECS, --warmup SECS, --rows N   as above";
+
+/// What to do.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// Run the benchmark.
+    Bench(Options),
+    /// Run one server.
+    Serve(ServeOptions),
+    /// Drive a running server.
+    Load(LoadOptions),
+    /// Print the usage.
+    Help,
+}
+
+/// The settings of a benchmark run.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    pub(crate) quick: bool,
+    pub(crate) connections: usize,
+    pub(crate) duration: Duration,
+    pub(crate) warmup: Duration,
+    pub(crate) rounds: usize,
+    pub(crate) rows: usize,
+    pub(crate) workloads: Vec<Workload>,
+    pub(crate) idle_counts: Vec<usize>,
+    pub(crate) postgres: Option<String>,
+    pub(crate) out: Option<PathBuf>,
+    pub(crate) pin: bool,
+}
+
+impl Options {
+    fn defaults(quick: bool) -> Self {
+        Self {
+            quick,
+            connections: 16,
+            duration: Duration::from_secs(if quick { 1 } else { 10 }),
+            warmup: Duration::from_millis(if quick { 250 } else { 1000 }),
+            rounds: if quick { 1 } else { 3 },
+            rows: 1000,
+            workloads: Workload::ALL.to_vec(),
+            idle_counts: if quick {
+                vec![200, 1000]
+            } else {
+                vec![1000, 10_000]
+            },
+            postgres: None,
+            out: None,
+            pin: true,
+        }
+    }
+
+    /// "quick" or "full".
+    pub(crate) fn mode(&self) -> &'static str {
+        if self.quick { "quick" } else { "full" }
+    }
+}
+
+/// Which server `serve` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum ServerKind {
+    /// The polls example on channels-api.
+    Framework,
+    /// The hand-written tokio-tungstenite + Diesel server.
+    Baseline,
+    /// Answers every frame with a constant, at once.
+    Echo,
+}
+
+impl ServerKind {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            ServerKind::Framework => "framework",
+            ServerKind::Baseline => "baseline",
+            ServerKind::Echo => "echo",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "framework" => Ok(ServerKind::Framework),
+            "baseline" => Ok(ServerKind::Baseline),
+            "echo" => Ok(ServerKind::Echo),
+            other => Err(format!(
+                "unknown server kind `{other}`: use framework, baseline or echo"
+            )),
+        }
+    }
+}
+
+/// The settings of `serve`.
+#[derive(Debug, Clone)]
+pub(crate) struct ServeOptions {
+    pub(crate) kind: ServerKind,
+    pub(crate) addr: SocketAddr,
+    pub(crate) db: Option<String>,
+    pub(crate) exit_on_stdin_eof: bool,
+}
+
+/// The settings of `load`.
+#[derive(Debug, Clone)]
+pub(crate) struct LoadOptions {
+    pub(crate) addr: SocketAddr,
+    pub(crate) db: String,
+    pub(crate) workload: Workload,
+    pub(crate) connections: usize,
+    pub(crate) duration: Duration,
+    pub(crate) warmup: Duration,
+    pub(crate) rows: usize,
+}
+
+/// Parses the arguments after the program name.
+pub(crate) fn parse(args: &[String]) -> Result<Command, String> {
+    match args.first().map(String::as_str) {
+        Some("serve") => return parse_serve(&args[1..]).map(Command::Serve),
+        Some("load") => return parse_load(&args[1..]).map(Command::Load),
+        _ => {}
+    }
+    let quick = args.iter().any(|a| a == "--quick");
+    let mut options = Options::defaults(quick);
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(Command::Help),
+            "--quick" => {}
+            "--no-pin" => options.pin = false,
+            "--connections" => {
+                options.connections = parse_count(&value(arg)?, "--connections", 1, 4096)?
+            }
+            "--duration" => options.duration = parse_seconds(&value(arg)?, "--duration", 0.1)?,
+            "--warmup" => options.warmup = parse_seconds(&value(arg)?, "--warmup", 0.0)?,
+            "--rounds" => options.rounds = parse_count(&value(arg)?, "--rounds", 1, 100)?,
+            "--rows" => options.rows = parse_count(&value(arg)?, "--rows", 50, 1_000_000)?,
+            "--workloads" => options.workloads = parse_workloads(&value(arg)?)?,
+            "--idle" => options.idle_counts = parse_idle(&value(arg)?)?,
+            "--postgres" => options.postgres = Some(value(arg)?),
+            "--out" => options.out = Some(PathBuf::from(value(arg)?)),
+            other => return Err(format!("unknown argument `{other}` (see --help)")),
+        }
+    }
+    if options.postgres.is_none() {
+        options.postgres = std::env::var(POSTGRES_URL_VAR)
+            .ok()
+            .filter(|url| !url.trim().is_empty());
+    }
+    if let Some(url) = &options.postgres
+        && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+    {
+        return Err("--postgres needs a postgres:// URL".into());
+    }
+    Ok(Command::Bench(options))
+}
+
+fn parse_serve(args: &[String]) -> Result<ServeOptions, String> {
+    let mut kind = None;
+    let mut addr: SocketAddr = ([127, 0, 0, 1], 0).into();
+    let mut db = None;
+    let mut exit_on_stdin_eof = false;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match arg.as_str() {
+            "--kind" => kind = Some(ServerKind::parse(&value(arg)?)?),
+            "--addr" => {
+                let text = value(arg)?;
+                addr = text
+                    .parse()
+                    .map_err(|_| format!("--addr `{text}` is not an IP:PORT address"))?;
+            }
+            "--db" => db = Some(value(arg)?),
+            "--exit-on-stdin-eof" => exit_on_stdin_eof = true,
+            other => return Err(format!("unknown serve argument `{other}` (see --help)")),
+        }
+    }
+    if !is_local(&addr) {
+        return Err(format!(
+            "--addr {addr}: the benchmark only listens on 127.0.0.x addresses"
+        ));
+    }
+    let kind = kind.ok_or("serve needs --kind framework|baseline|echo")?;
+    if db.is_none() {
+        db = std::env::var(SERVE_DB_VAR).ok().filter(|u| !u.is_empty());
+    }
+    if kind != ServerKind::Echo && db.is_none() {
+        return Err(format!(
+            "the {} server needs --db URL (or {SERVE_DB_VAR})",
+            kind.name()
+        ));
+    }
+    Ok(ServeOptions {
+        kind,
+        addr,
+        db,
+        exit_on_stdin_eof,
+    })
+}
+
+fn parse_load(args: &[String]) -> Result<LoadOptions, String> {
+    let defaults = Options::defaults(false);
+    let mut addr = None;
+    let mut db = None;
+    let mut options = LoadOptions {
+        addr: ([127, 0, 0, 1], 0).into(),
+        db: String::new(),
+        workload: Workload::Mixed,
+        connections: defaults.connections,
+        duration: defaults.duration,
+        warmup: defaults.warmup,
+        rows: defaults.rows,
+    };
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match arg.as_str() {
+            "--addr" => {
+                let text = value(arg)?;
+                addr = Some(
+                    text.parse::<SocketAddr>()
+                        .map_err(|_| format!("--addr `{text}` is not an IP:PORT address"))?,
+                );
+            }
+            "--db" => db = Some(value(arg)?),
+            "--workload" => {
+                let [workload] = parse_workloads(&value(arg)?)?[..] else {
+                    return Err("--workload names one workload".into());
+                };
+                options.workload = workload;
+            }
+            "--connections" => {
+                options.connections = parse_count(&value(arg)?, "--connections", 1, 4096)?
+            }
+            "--duration" => options.duration = parse_seconds(&value(arg)?, "--duration", 0.1)?,
+            "--warmup" => options.warmup = parse_seconds(&value(arg)?, "--warmup", 0.0)?,
+            "--rows" => options.rows = parse_count(&value(arg)?, "--rows", 50, 1_000_000)?,
+            other => return Err(format!("unknown load argument `{other}` (see --help)")),
+        }
+    }
+    options.addr = addr.ok_or("load needs --addr 127.0.0.x:PORT")?;
+    if !is_local(&options.addr) {
+        return Err(format!(
+            "--addr {}: the benchmark only connects to 127.0.0.x addresses",
+            options.addr
+        ));
+    }
+    options.db = db.ok_or("load needs --db URL, the server's database")?;
+    Ok(options)
+}
+
+/// Whether `addr` is one of the 127.0.0.x addresses the benchmark may use.
+pub(crate) fn is_local(addr: &SocketAddr) -> bool {
+    match addr.ip() {
+        std::net::IpAddr::V4(ip) => {
+            let [a, b, c, _] = ip.octets();
+            (a, b, c) == (127, 0, 0)
+        }
+        std::net::IpAddr::V6(_) => false,
+    }
+}
+
+fn parse_count(text: &str, name: &str, min: usize, max: usize) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!("{name} must be a whole number from {min} to {max}")),
+    }
+}
+
+fn parse_seconds(text: &str, name: &str, min: f64) -> Result<Duration, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s.is_finite() && s >= min && s <= 3600.0 => Ok(Duration::from_secs_f64(s)),
+        _ => Err(format!(
+            "{name} must be a number of seconds from {min} to 3600"
+        )),
+    }
+}
+
+fn parse_workloads(text: &str) -> Result<Vec<Workload>, String> {
+    let mut workloads = Vec::new();
+    for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let workload = Workload::ALL
+            .iter()
+            .copied()
+            .find(|w| w.name() == name)
+            .ok_or_else(|| {
+                format!("unknown workload `{name}`: use create,retrieve,list,update,mixed,noop")
+            })?;
+        if !workloads.contains(&workload) {
+            workloads.push(workload);
+        }
+    }
+    if workloads.is_empty() {
+        return Err("--workloads names no workload".into());
+    }
+    Ok(workloads)
+}
+
+fn parse_idle(text: &str) -> Result<Vec<usize>, String> {
+    let mut counts = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let n = parse_count(part, "--idle", 0, 100_000)?;
+        if n > 0 {
+            counts.push(n);
+        }
+    }
+    counts.sort_unstable();
+    counts.dedup();
+    Ok(counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(text: &str) -> Vec<String> {
+        text.split_whitespace().map(str::to_owned).collect()
+    }
+
+    fn bench(text: &str) -> Options {
+        match parse(&args(text)) {
+            Ok(Command::Bench(options)) => options,
+            other => panic!("expected bench options, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_depend_on_the_mode() {
+        let full = bench("--postgres postgres://u@h/d");
+        assert!(!full.quick);
+        assert_eq!(full.connections, 16);
+        assert_eq!(full.duration, Duration::from_secs(10));
+        assert!(full.rounds >= 2);
+        assert_eq!(full.idle_counts, [1000, 10_000]);
+        let quick = bench("--quick --connections 4 --postgres postgres://u@h/d");
+        assert!(quick.quick);
+        assert_eq!(quick.connections, 4);
+        assert_eq!(quick.duration, Duration::from_secs(1));
+        assert_eq!(quick.rounds, 1);
+        assert_eq!(quick.idle_counts, [200, 1000]);
+    }
+
+    #[test]
+    fn parses_lists() {
+        let o = bench("--workloads noop,list,noop --idle 10,0,5 --postgres postgres://h/d");
+        assert_eq!(o.workloads, [Workload::Noop, Workload::List]);
+        assert_eq!(o.idle_counts, [5, 10]);
+        assert!(parse(&args("--workloads nope")).is_err());
+    }
+
+    #[test]
+    fn refuses_bad_values() {
+        assert!(parse(&args("--connections 0")).is_err());
+        assert!(parse(&args("--duration -1")).is_err());
+        assert!(parse(&args("--rounds")).is_err());
+        assert!(parse(&args("--postgres mysql://x")).is_err());
+        assert!(parse(&args("--frobnicate")).is_err());
+    }
+
+    #[test]
+    fn serve_only_listens_locally() {
+        let ok = parse(&args("serve --kind echo --addr 127.0.0.3:0"));
+        assert!(matches!(ok, Ok(Command::Serve(s)) if s.kind == ServerKind::Echo));
+        assert!(parse(&args("serve --kind echo --addr 0.0.0.0:80")).is_err());
+        assert!(
+            parse(&args(
+                "serve --kind baseline --db sqlite://x --addr 10.0.0.1:1"
+            ))
+            .is_err()
+        );
+        assert!(parse(&args("serve")).is_err());
+        let load = parse(&args(
+            "load --addr 127.0.0.1:9 --db sqlite://x --workload noop",
+        ));
+        assert!(matches!(load, Ok(Command::Load(l)) if l.workload == Workload::Noop));
+        assert!(parse(&args("load --addr 192.168.0.1:9 --db sqlite://x")).is_err());
+        assert!(parse(&args("load --addr 127.0.0.1:9")).is_err());
+    }
+}

@@ -1,0 +1,254 @@
+//! The databases of the runs: a fresh one per server (an SQLite file in a temporary
+//! directory, or a PostgreSQL schema of its own), seeded with the same rows, and reset to
+//! them before every run so that each run starts from the same table.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use channels_api_examples::polls::schema::questions;
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::{PgConnection, SqliteConnection};
+
+/// A database backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub(crate) enum Backend {
+    /// A temporary SQLite file.
+    #[serde(rename = "SQLite")]
+    Sqlite,
+    /// A schema on a PostgreSQL server.
+    #[serde(rename = "PostgreSQL")]
+    Postgres,
+}
+
+impl Backend {
+    /// The backend's name for people.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+/// An empty database, removed when dropped.
+#[derive(Debug)]
+pub(crate) struct FreshDb {
+    /// The URL the server connects to.
+    pub(crate) url: String,
+    _dir: Option<tempfile::TempDir>,
+    /// The server URL and the schema to drop, on PostgreSQL.
+    pg_schema: Option<(String, String)>,
+}
+
+impl FreshDb {
+    /// A new SQLite file in a temporary directory.
+    pub(crate) fn sqlite(label: &str) -> Result<Self, String> {
+        let dir = tempfile::Builder::new()
+            .prefix("channels-api-bench-")
+            .tempdir()
+            .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+        let path = dir.path().join(format!("{label}.sqlite3"));
+        Ok(Self {
+            url: format!("sqlite://{}", path.display()),
+            _dir: Some(dir),
+            pg_schema: None,
+        })
+    }
+
+    /// A new schema on the PostgreSQL server at `server`, and a URL whose connections
+    /// work in it.
+    pub(crate) fn postgres(server: &str, label: &str) -> Result<Self, String> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let schema = format!(
+            "bench_{label}_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut conn = PgConnection::establish(server)
+            .map_err(|e| format!("cannot reach PostgreSQL at {}: {e}", redact(server)))?;
+        conn.batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .map_err(|e| format!("cannot create the schema {schema}: {e}"))?;
+        let separator = if server.contains('?') { '&' } else { '?' };
+        Ok(Self {
+            url: format!("{server}{separator}options=-csearch_path%3D{schema}"),
+            _dir: None,
+            pg_schema: Some((server.to_owned(), schema)),
+        })
+    }
+}
+
+impl Drop for FreshDb {
+    fn drop(&mut self) {
+        if let Some((server, schema)) = self.pg_schema.take() {
+            match PgConnection::establish(&server) {
+                Ok(mut conn) => {
+                    if let Err(e) = conn.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")) {
+                        eprintln!("warning: cannot drop the schema {schema}: {e}");
+                    }
+                }
+                Err(e) => eprintln!("warning: cannot drop the schema {schema}: {e}"),
+            }
+        }
+    }
+}
+
+/// A direct connection to a benchmark database, for seeding and resetting.
+enum Conn {
+    Sqlite(SqliteConnection),
+    Postgres(PgConnection),
+}
+
+/// Runs `$body` with `$conn` bound to the concrete connection.
+macro_rules! with_conn {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            Conn::Sqlite($c) => $body,
+            Conn::Postgres($c) => $body,
+        }
+    };
+}
+
+fn connect(url: &str) -> Result<Conn, String> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return PgConnection::establish(url)
+            .map(Conn::Postgres)
+            .map_err(|e| format!("cannot connect to {}: {e}", redact(url)));
+    }
+    let path = url
+        .strip_prefix("sqlite://")
+        .ok_or_else(|| format!("unsupported database URL `{url}`"))?;
+    let mut conn = SqliteConnection::establish(path)
+        .map_err(|e| format!("cannot open the SQLite database {path}: {e}"))?;
+    conn.batch_execute("PRAGMA busy_timeout = 5000;")
+        .map_err(|e| format!("cannot configure the SQLite database {path}: {e}"))?;
+    Ok(Conn::Sqlite(conn))
+}
+
+/// Inserts `rows` questions into the empty table of `url` and returns their ids, in order.
+pub(crate) fn seed(url: &str, rows: usize) -> Result<Vec<i32>, String> {
+    let mut conn = connect(url)?;
+    let ids = with_conn!(&mut conn, c => c.transaction(|c| {
+        (1..=rows)
+            .map(|n| {
+                diesel::insert_into(questions::table)
+                    .values(questions::question_text.eq(seed_text(n)))
+                    .returning(questions::id)
+                    .get_result::<i32>(c)
+            })
+            .collect::<QueryResult<Vec<i32>>>()
+    }))
+    .map_err(|e| format!("cannot seed the table: {e}"))?;
+    if ids.len() != rows {
+        return Err(format!("seeding made {} rows, not {rows}", ids.len()));
+    }
+    reset(url, &ids)?;
+    Ok(ids)
+}
+
+/// The ids of the first `rows` questions of `url`, seeding the table first if it is empty.
+pub(crate) fn seeded_ids(url: &str, rows: usize) -> Result<Vec<i32>, String> {
+    let mut conn = connect(url)?;
+    let limit = i64::try_from(rows).unwrap_or(i64::MAX);
+    let ids = with_conn!(&mut conn, c => questions::table
+        .select(questions::id)
+        .order(questions::id.asc())
+        .limit(limit)
+        .load::<i32>(c))
+    .map_err(|e| format!("cannot read the table: {e}"))?;
+    match ids.len() {
+        0 => seed(url, rows),
+        n if n == rows => Ok(ids),
+        n => Err(format!(
+            "the table holds {n} rows, not the {rows} asked for: start from an empty database"
+        )),
+    }
+}
+
+/// The text of the `n`-th seeded question. Restored by [`reset`] as `'Question ' || id`,
+/// so the ids of a fresh table (1, 2, ...) give the same texts.
+fn seed_text(n: usize) -> String {
+    format!("Question {n}")
+}
+
+/// Puts the table of `url` back into its seeded state: rows created since are deleted,
+/// updated texts restored; then the write-ahead log (SQLite) or the dead rows
+/// (PostgreSQL) are cleaned up, so that the next run does not pay for the last one.
+pub(crate) fn reset(url: &str, seeded: &[i32]) -> Result<(), String> {
+    let (Some(&first), Some(&last)) = (seeded.iter().min(), seeded.iter().max()) else {
+        return Ok(());
+    };
+    let mut conn = connect(url)?;
+    let restore = format!(
+        "UPDATE questions SET question_text = 'Question ' || id \
+         WHERE id BETWEEN {first} AND {last} AND question_text <> 'Question ' || id"
+    );
+    with_conn!(&mut conn, c => {
+        diesel::delete(questions::table.filter(questions::id.gt(last)))
+            .execute(c)
+            .and_then(|_| c.batch_execute(&restore))
+    })
+    .map_err(|e| format!("cannot reset the table: {e}"))?;
+    let cleanup = match &mut conn {
+        Conn::Sqlite(c) => c.batch_execute("PRAGMA wal_checkpoint(TRUNCATE);"),
+        Conn::Postgres(c) => c.batch_execute("VACUUM ANALYZE questions"),
+    };
+    cleanup.map_err(|e| format!("cannot clean up after a run: {e}"))
+}
+
+/// `url` with its password hidden.
+pub(crate) fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let user = rest[..at].split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***@{}", &rest[at + 1..])
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact("sqlite:///tmp/x"), "sqlite:///tmp/x");
+    }
+
+    #[test]
+    fn seeds_and_resets_sqlite() {
+        let db = FreshDb::sqlite("test").unwrap();
+        let mut conn = connect(&db.url).unwrap();
+        let Conn::Sqlite(c) = &mut conn else {
+            panic!("expected SQLite")
+        };
+        c.batch_execute(
+            "CREATE TABLE questions (id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, \
+             question_text TEXT NOT NULL, pub_date TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)",
+        )
+        .unwrap();
+        let ids = seed(&db.url, 60).unwrap();
+        assert_eq!(ids, (1..=60).collect::<Vec<_>>());
+        c.batch_execute(
+            "INSERT INTO questions (question_text) VALUES ('new'); \
+             UPDATE questions SET question_text = 'changed' WHERE id = 7;",
+        )
+        .unwrap();
+        reset(&db.url, &ids).unwrap();
+        let texts: Vec<String> = questions::table
+            .order(questions::id)
+            .select(questions::question_text)
+            .load(c)
+            .unwrap();
+        assert_eq!(texts.len(), 60);
+        assert_eq!(texts[6], "Question 7");
+    }
+}

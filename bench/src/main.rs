@@ -1,0 +1,454 @@
+//! Benchmark of channels-api: throughput, latency and idle-connection memory of the polls
+//! example, against a hand-written server on the same stack doing the same queries.
+//!
+//! ```text
+//! cargo run --release -p channels-api-bench               # full run, writes docs/benchmarks.*
+//! cargo run --release -p channels-api-bench -- --quick    # about a second per workload
+//! cargo run --release -p channels-api-bench -- --postgres postgres://u:p@127.0.0.1/db
+//! ```
+//!
+//! One run starts each server as a subprocess (this program, `serve`), pinned to its own
+//! CPU when `taskset` allows; measures an echo server first to show the load generator's
+//! own ceiling; then, for each database backend, runs every workload on the framework and
+//! the baseline alternately, and opens idle connections to read each server's memory per
+//! connection. See `--help`.
+
+mod cli;
+mod db;
+mod idle;
+mod load;
+mod process;
+mod report;
+mod serve;
+mod system;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cli::{Command, Options, ServerKind};
+use db::{Backend, FreshDb};
+use load::{Plan, Rows, RunStats, Workload};
+use process::ServerProcess;
+use report::{BackendResults, MemoryPair, Report, Settings, WorkloadResult};
+use system::Pinning;
+
+fn main() {
+    system::raise_nofile_limit();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match cli::parse(&args) {
+        Err(problem) => {
+            eprintln!("error: {problem}\n\n{}", cli::USAGE);
+            std::process::exit(2);
+        }
+        Ok(Command::Help) => {
+            println!("{}", cli::USAGE);
+            Ok(())
+        }
+        Ok(Command::Serve(options)) => serve::run(options),
+        Ok(Command::Load(options)) => drive(&options),
+        Ok(Command::Bench(options)) => bench(&options, &args),
+    };
+    // Every server and database was dropped inside the call, error or not.
+    let code = match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+/// Prints progress on standard error; standard output carries only the report.
+macro_rules! progress {
+    ($($arg:tt)*) => { eprintln!("[bench] {}", format_args!($($arg)*)) };
+}
+
+/// The whole benchmark: every server it starts is stopped before this returns.
+fn bench(options: &Options, args: &[String]) -> Result<(), String> {
+    let started = Instant::now();
+    let date = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string();
+    let machine = system::Machine::detect();
+    let pinning = if options.pin {
+        system::pin_generator()
+    } else {
+        None
+    };
+    match &pinning {
+        Some(p) => progress!(
+            "pinned: servers on CPU {}, load generator on CPU {}",
+            p.server_cpu,
+            p.generator_cpu
+        ),
+        None => progress!("not pinned: servers and load generator share the CPUs"),
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let mut report = runtime.block_on(run(options, pinning, machine))?;
+    report.date = date;
+    report.command = command_line(args);
+    report.elapsed_seconds = started.elapsed().as_secs_f64();
+
+    let out = output_dir(options)?;
+    std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    let markdown = report.markdown();
+    for (name, text) in [
+        ("benchmarks.md", markdown.clone()),
+        ("benchmarks.json", report.json()?),
+        ("benchmarks.svg", report.svg()),
+    ] {
+        let path = out.join(name);
+        std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    println!("{markdown}");
+    progress!(
+        "wrote {} (benchmarks.md, .json, .svg) in {:.0} s",
+        out.display(),
+        report.elapsed_seconds
+    );
+    Ok(())
+}
+
+/// `load`: seeds the database of a server started by hand when it is empty, restores it,
+/// and runs one workload against the server.
+fn drive(options: &cli::LoadOptions) -> Result<(), String> {
+    let ids = db::seeded_ids(&options.db, options.rows)?;
+    db::reset(&options.db, &ids)?;
+    let plan = Plan {
+        workload: options.workload,
+        connections: options.connections,
+        warmup: options.warmup,
+        duration: options.duration,
+        rows: Rows { ids: Arc::new(ids) },
+        check_request_id: true,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let stats = runtime.block_on(load::run(options.addr, None, &plan, 1))?;
+    println!("{} {}", options.workload.name(), summary(&stats));
+    Ok(())
+}
+
+/// Runs the ceiling, every backend's workloads and memory test.
+async fn run(
+    options: &Options,
+    pinning: Option<Pinning>,
+    machine: system::Machine,
+) -> Result<Report, String> {
+    let cpu = pinning.map(|p| p.server_cpu);
+    let open_file_limit = system::nofile_soft_limit();
+    let idle_counts = idle::fit_counts(&options.idle_counts, open_file_limit);
+
+    progress!(
+        "load generator ceiling: echo server, noop, {} connections",
+        options.connections
+    );
+    let echo = ServerProcess::start(ServerKind::Echo, None, cpu)?;
+    let plan = Plan {
+        workload: Workload::Noop,
+        connections: options.connections,
+        warmup: options.warmup,
+        duration: options.duration,
+        rows: Rows {
+            ids: Arc::new(vec![1]),
+        },
+        check_request_id: false,
+    };
+    let ceiling = load::run(echo.addr(), Some(echo.pid()), &plan, 1).await?;
+    progress!("  echo: {}", summary(&ceiling));
+    drop(echo);
+
+    let mut backends = vec![Backend::Sqlite];
+    if options.postgres.is_some() {
+        backends.push(Backend::Postgres);
+    }
+    let mut results = Vec::new();
+    for backend in backends {
+        results.push(run_backend(backend, options, cpu, &idle_counts).await?);
+    }
+    Ok(Report {
+        mode: options.mode(),
+        date: String::new(),
+        elapsed_seconds: 0.0,
+        command: String::new(),
+        machine,
+        pinning,
+        open_file_limit,
+        settings: Settings {
+            connections: options.connections,
+            duration_seconds: options.duration.as_secs_f64(),
+            warmup_seconds: options.warmup.as_secs_f64(),
+            rounds: options.rounds,
+            rows: options.rows,
+            page_size: load::PAGE_SIZE,
+            pool_size: serve::POOL_SIZE,
+            idle_connections_requested: options.idle_counts.clone(),
+            idle_connections: idle_counts,
+        },
+        generator_ceiling: ceiling,
+        backends: results,
+    })
+}
+
+/// A fresh, empty database of `backend`.
+async fn fresh_db(backend: Backend, options: &Options, label: &str) -> Result<FreshDb, String> {
+    let label = label.to_owned();
+    let server = options.postgres.clone();
+    blocking(move || match backend {
+        Backend::Sqlite => FreshDb::sqlite(&label),
+        Backend::Postgres => FreshDb::postgres(server.as_deref().unwrap_or_default(), &label),
+    })
+    .await
+}
+
+/// Runs `work` on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| format!("a database task failed: {e}"))?
+}
+
+/// A server under test, its database and the ids seeded into it.
+struct Subject {
+    kind: ServerKind,
+    server: ServerProcess,
+    rows: Rows,
+    // Dropped after the server, which uses it.
+    db: FreshDb,
+}
+
+impl Subject {
+    async fn start(
+        kind: ServerKind,
+        backend: Backend,
+        options: &Options,
+        cpu: Option<usize>,
+    ) -> Result<Self, String> {
+        let db = fresh_db(backend, options, kind.name()).await?;
+        let server = ServerProcess::start(kind, Some(&db.url), cpu)?;
+        progress!(
+            "  {} server: pid {}, ws://{}/",
+            kind.name(),
+            server.pid(),
+            server.addr()
+        );
+        let url = db.url.clone();
+        let rows = options.rows;
+        let ids = blocking(move || db::seed(&url, rows)).await?;
+        Ok(Self {
+            kind,
+            server,
+            rows: Rows { ids: Arc::new(ids) },
+            db,
+        })
+    }
+
+    /// Restores the seeded table, then runs `plan` (with the subject's rows).
+    async fn run(&mut self, plan: &Plan, seed: u64) -> Result<RunStats, String> {
+        let url = self.db.url.clone();
+        let ids = self.rows.ids.clone();
+        blocking(move || db::reset(&url, &ids)).await?;
+        self.server.check_alive()?;
+        let plan = Plan {
+            rows: self.rows.clone(),
+            ..plan.clone()
+        };
+        let stats = load::run(self.server.addr(), Some(self.server.pid()), &plan, seed).await?;
+        self.server.check_alive()?;
+        Ok(stats)
+    }
+}
+
+/// Every workload, alternating the servers, then the memory test, on one backend.
+async fn run_backend(
+    backend: Backend,
+    options: &Options,
+    cpu: Option<usize>,
+    idle_counts: &[usize],
+) -> Result<BackendResults, String> {
+    progress!("{}: starting the servers", backend.name());
+    let mut framework = Subject::start(ServerKind::Framework, backend, options, cpu).await?;
+    let mut baseline = Subject::start(ServerKind::Baseline, backend, options, cpu).await?;
+    if framework.rows.ids != baseline.rows.ids {
+        progress!("  note: the two databases seeded different ids");
+    }
+    let probe_id = framework.rows.ids[0];
+    load::check_same_answers(framework.server.addr(), baseline.server.addr(), probe_id).await?;
+    progress!("  the baseline answers every probe in the framework's shape");
+
+    let mut workloads = Vec::new();
+    for (w, &workload) in options.workloads.iter().enumerate() {
+        let plan = Plan {
+            workload,
+            connections: options.connections,
+            warmup: options.warmup,
+            duration: options.duration,
+            rows: framework.rows.clone(),
+            check_request_id: true,
+        };
+        let mut rounds = [Vec::new(), Vec::new()];
+        for round in 0..options.rounds {
+            // Both servers get the same random requests in a round.
+            let seed = ((w as u64) << 32) | round as u64;
+            for (i, subject) in [&mut framework, &mut baseline].into_iter().enumerate() {
+                let stats = subject.run(&plan, seed).await?;
+                progress!(
+                    "  {} {:<8} round {}/{} {:<9} {}",
+                    backend.name(),
+                    workload.name(),
+                    round + 1,
+                    options.rounds,
+                    subject.kind.name(),
+                    summary(&stats)
+                );
+                rounds[i].push(stats);
+            }
+        }
+        let [f, b] = rounds;
+        let result = WorkloadResult::new(workload, f, b);
+        progress!(
+            "  {} {}: throughput ratio {:.2}, p99 ratio {:.2}",
+            backend.name(),
+            workload.name(),
+            result.throughput_ratio,
+            result.p99_ratio
+        );
+        workloads.push(result);
+    }
+    drop(framework);
+    drop(baseline);
+
+    let memory = if idle_counts.is_empty() {
+        None
+    } else {
+        let settle = if options.quick {
+            Duration::from_secs(5)
+        } else {
+            Duration::from_secs(15)
+        };
+        let framework = memory(
+            ServerKind::Framework,
+            backend,
+            options,
+            cpu,
+            idle_counts,
+            settle,
+        )
+        .await?;
+        let baseline = memory(
+            ServerKind::Baseline,
+            backend,
+            options,
+            cpu,
+            idle_counts,
+            settle,
+        )
+        .await?;
+        Some(MemoryPair {
+            framework,
+            baseline,
+        })
+    };
+    Ok(BackendResults {
+        backend,
+        workloads,
+        memory,
+    })
+}
+
+/// The memory test of a fresh server of `kind`.
+async fn memory(
+    kind: ServerKind,
+    backend: Backend,
+    options: &Options,
+    cpu: Option<usize>,
+    counts: &[usize],
+    settle: Duration,
+) -> Result<idle::MemoryStats, String> {
+    progress!(
+        "  {} memory: {} idle connections to the {} server",
+        backend.name(),
+        counts
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(" then "),
+        kind.name()
+    );
+    let db = fresh_db(backend, options, kind.name()).await?;
+    let mut server = ServerProcess::start(kind, Some(&db.url), cpu)?;
+    let stats = idle::measure(&mut server, counts, settle).await?;
+    for step in &stats.steps {
+        progress!(
+            "    {} connections: {:.0} bytes per connection{}",
+            step.connections,
+            step.bytes_per_connection,
+            if step.settled {
+                ""
+            } else {
+                " (RSS still moving)"
+            }
+        );
+    }
+    drop(server);
+    drop(db);
+    Ok(stats)
+}
+
+/// One line about a run.
+fn summary(stats: &RunStats) -> String {
+    format!(
+        "{:>9} req/s  p50 {:>6.0} µs  p99 {:>6.0} µs  server CPU {:>5.1} µs/req  errors {}",
+        report::thousands(stats.requests_per_sec),
+        stats.p50_us,
+        stats.p99_us,
+        stats.server_cpu_us_per_request.unwrap_or(f64::NAN),
+        stats.errors
+    ) + &stats
+        .first_error
+        .as_ref()
+        .map(|e| format!(" (first: {})", load::clip(e)))
+        .unwrap_or_default()
+}
+
+/// Where the report goes: `--out`, else `docs/` of the workspace in full mode, else a
+/// directory in the build's target directory (so a quick run leaves the sources alone).
+fn output_dir(options: &Options) -> Result<PathBuf, String> {
+    if let Some(out) = &options.out {
+        return Ok(out.clone());
+    }
+    if !options.quick {
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .ok_or("cannot find the workspace directory")?;
+        return Ok(workspace.join("docs"));
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+    // .../target/release/channels-api-bench: the target directory is two levels up.
+    let target = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(std::env::temp_dir);
+    Ok(target.join("channels-api-bench"))
+}
+
+/// The command that produced the report, with any password hidden.
+fn command_line(args: &[String]) -> String {
+    let mut line = String::from("cargo run --release -p channels-api-bench");
+    if !args.is_empty() {
+        line.push_str(" --");
+        for arg in args {
+            line.push(' ');
+            line.push_str(&db::redact(arg));
+        }
+    }
+    line
+}

@@ -1,0 +1,676 @@
+//! The results of a run, and their three renderings: a markdown report, the JSON of every
+//! number, and an SVG bar chart written by hand.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::db::Backend;
+use crate::idle::MemoryStats;
+use crate::load::{RunStats, Workload};
+use crate::system::{Machine, Pinning};
+
+/// Everything one benchmark run measured.
+#[derive(Debug, Serialize)]
+pub(crate) struct Report {
+    /// "full" or "quick".
+    pub(crate) mode: &'static str,
+    /// When the run started (UTC).
+    pub(crate) date: String,
+    /// How long the whole run took, in seconds.
+    pub(crate) elapsed_seconds: f64,
+    /// The command that produced it.
+    pub(crate) command: String,
+    pub(crate) machine: Machine,
+    /// `None` when the server and the generator shared the CPUs.
+    pub(crate) pinning: Option<Pinning>,
+    /// The open-file limit of the benchmark and of its servers.
+    pub(crate) open_file_limit: u64,
+    pub(crate) settings: Settings,
+    /// The echo server's rate on the noop request: what the load generator can reach.
+    pub(crate) generator_ceiling: RunStats,
+    pub(crate) backends: Vec<BackendResults>,
+}
+
+/// The settings of the run.
+#[derive(Debug, Serialize)]
+pub(crate) struct Settings {
+    pub(crate) connections: usize,
+    pub(crate) duration_seconds: f64,
+    pub(crate) warmup_seconds: f64,
+    pub(crate) rounds: usize,
+    pub(crate) rows: usize,
+    pub(crate) page_size: usize,
+    pub(crate) pool_size: u32,
+    /// The idle connection counts asked for, and those that fit the open-file limit.
+    pub(crate) idle_connections_requested: Vec<usize>,
+    pub(crate) idle_connections: Vec<usize>,
+}
+
+/// The results on one database backend.
+#[derive(Debug, Serialize)]
+pub(crate) struct BackendResults {
+    pub(crate) backend: Backend,
+    pub(crate) workloads: Vec<WorkloadResult>,
+    /// `None` when the memory test was skipped.
+    pub(crate) memory: Option<MemoryPair>,
+}
+
+/// One workload on one backend: the median round of each server, and every round.
+#[derive(Debug, Serialize)]
+pub(crate) struct WorkloadResult {
+    pub(crate) workload: Workload,
+    /// The framework's median round (by requests per second).
+    pub(crate) framework: RunStats,
+    /// The baseline's median round.
+    pub(crate) baseline: RunStats,
+    /// Framework requests/s divided by baseline requests/s.
+    pub(crate) throughput_ratio: f64,
+    /// Framework p99 divided by baseline p99.
+    pub(crate) p99_ratio: f64,
+    /// Framework server CPU per request divided by the baseline's.
+    pub(crate) cpu_ratio: Option<f64>,
+    /// The throughput ratio of each round on its own (framework round i / baseline round
+    /// i): how much the machine's noise moves it.
+    pub(crate) round_ratios: Vec<f64>,
+    pub(crate) framework_rounds: Vec<RunStats>,
+    pub(crate) baseline_rounds: Vec<RunStats>,
+}
+
+impl WorkloadResult {
+    /// The result of `workload` from each server's rounds (at least one each).
+    pub(crate) fn new(
+        workload: Workload,
+        framework_rounds: Vec<RunStats>,
+        baseline_rounds: Vec<RunStats>,
+    ) -> Self {
+        let framework = median_round(&framework_rounds);
+        let baseline = median_round(&baseline_rounds);
+        Self {
+            workload,
+            throughput_ratio: ratio(framework.requests_per_sec, baseline.requests_per_sec),
+            p99_ratio: ratio(framework.p99_us, baseline.p99_us),
+            cpu_ratio: framework
+                .server_cpu_us_per_request
+                .zip(baseline.server_cpu_us_per_request)
+                .map(|(f, b)| ratio(f, b)),
+            round_ratios: framework_rounds
+                .iter()
+                .zip(&baseline_rounds)
+                .map(|(f, b)| ratio(f.requests_per_sec, b.requests_per_sec))
+                .collect(),
+            framework,
+            baseline,
+            framework_rounds,
+            baseline_rounds,
+        }
+    }
+}
+
+/// The memory test of both servers.
+#[derive(Debug, Serialize)]
+pub(crate) struct MemoryPair {
+    pub(crate) framework: MemoryStats,
+    pub(crate) baseline: MemoryStats,
+}
+
+/// The round with the median requests per second (the lower middle one of an even count).
+pub(crate) fn median_round(rounds: &[RunStats]) -> RunStats {
+    let mut sorted: Vec<&RunStats> = rounds.iter().collect();
+    sorted.sort_by(|a, b| a.requests_per_sec.total_cmp(&b.requests_per_sec));
+    match sorted.get(sorted.len().saturating_sub(1) / 2) {
+        Some(round) => (*round).clone(),
+        None => RunStats::from_latencies(Vec::new(), 0, std::time::Duration::ZERO, None),
+    }
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 { a / b } else { 0.0 }
+}
+
+/// `12345.6` as `12,346`.
+pub(crate) fn thousands(value: f64) -> String {
+    let rounded = value.round().max(0.0) as u64;
+    let digits = rounded.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn cpu(stats: &RunStats) -> String {
+    stats
+        .server_cpu_us_per_request
+        .map_or_else(|| "-".to_owned(), |us| format!("{us:.1}"))
+}
+
+/// `0.91–1.20`, the range of `ratios`.
+fn spread(ratios: &[f64]) -> String {
+    let min = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    match ratios.len() {
+        0 => "-".to_owned(),
+        1 => format!("{min:.2}"),
+        _ => format!("{min:.2}–{max:.2}"),
+    }
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+fn per_connection(bytes: f64) -> String {
+    format!("{} B ({:.1} KiB)", thousands(bytes), bytes / 1024.0)
+}
+
+impl Report {
+    /// The report as markdown.
+    pub(crate) fn markdown(&self) -> String {
+        let mut md = String::new();
+        let s = &self.settings;
+        let _ = writeln!(md, "# channels-api benchmarks\n");
+        let _ = writeln!(
+            md,
+            "The polls example served by channels-api (**framework**) against a hand-written \
+             tokio-tungstenite + Diesel server answering the same requests with the same \
+             queries (**baseline**). Produced by `{}` ({} mode) on {}; the run took {:.0} s.\n",
+            self.command, self.mode, self.date, self.elapsed_seconds
+        );
+        let _ = writeln!(md, "## Machine\n");
+        let m = &self.machine;
+        let _ = writeln!(md, "- CPU: {}, {} logical cores", m.cpu_model, m.cores);
+        let _ = writeln!(
+            md,
+            "- Memory: {:.1} GiB; kernel {}",
+            m.memory_bytes as f64 / (1u64 << 30) as f64,
+            m.kernel
+        );
+        match &self.pinning {
+            Some(p) => {
+                let _ = writeln!(
+                    md,
+                    "- Pinning: yes (`taskset`): every server on CPU {}, the load generator on CPU {}",
+                    p.server_cpu, p.generator_cpu
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    md,
+                    "- Pinning: no: servers and load generator share the CPUs"
+                );
+            }
+        }
+        let _ = writeln!(
+            md,
+            "- Load average when the run started: {} (other work on the machine adds noise)",
+            m.load_average
+        );
+        let _ = writeln!(md, "- Open-file limit: {}", self.open_file_limit);
+        let _ = writeln!(
+            md,
+            "- Load: {} connections, each a closed loop (send, wait for the answer, repeat), \
+             {:.2} s warm-up then {:.2} s measured per run; framework and baseline run \
+             alternately, {} round(s) each per workload, the median round reported; {} rows \
+             seeded and restored before every run; pages of {}; database pools of {}\n",
+            s.connections,
+            s.warmup_seconds,
+            s.duration_seconds,
+            s.rounds,
+            s.rows,
+            s.page_size,
+            s.pool_size
+        );
+        let c = &self.generator_ceiling;
+        let _ = writeln!(md, "## Load generator ceiling\n");
+        let _ = writeln!(
+            md,
+            "An echo server answering every frame at once with a constant: **{} requests/s** \
+             (p50 {:.0} µs, p99 {:.0} µs, server CPU {} µs per request, {} errors), measured \
+             once before the workloads. A result near it is limited by the load generator as \
+             much as by the server (the `noop` workload, mostly); other load on the machine \
+             moves it too.\n",
+            thousands(c.requests_per_sec),
+            c.p50_us,
+            c.p99_us,
+            cpu(c),
+            c.errors
+        );
+        for backend in &self.backends {
+            let _ = writeln!(
+                md,
+                "## Throughput and latency: {}\n",
+                backend.backend.name()
+            );
+            let _ = writeln!(
+                md,
+                "| workload | framework req/s | baseline req/s | ratio | ratio per round | \
+                 framework p50 µs | \
+                 baseline p50 µs | framework p99 µs | baseline p99 µs | p99 ratio | \
+                 framework CPU µs/req | baseline CPU µs/req | errors |"
+            );
+            let _ = writeln!(md, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+            for w in &backend.workloads {
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} | {:.2} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2} | {} | {} | {} / {} |",
+                    w.workload.name(),
+                    thousands(w.framework.requests_per_sec),
+                    thousands(w.baseline.requests_per_sec),
+                    w.throughput_ratio,
+                    spread(&w.round_ratios),
+                    w.framework.p50_us,
+                    w.baseline.p50_us,
+                    w.framework.p99_us,
+                    w.baseline.p99_us,
+                    w.p99_ratio,
+                    cpu(&w.framework),
+                    cpu(&w.baseline),
+                    w.framework.errors,
+                    w.baseline.errors
+                );
+            }
+            let _ = writeln!(
+                md,
+                "\nratio = framework / baseline requests per second of the median rounds (1.00 \
+                 is parity, lower is slower); ratio per round = the lowest and highest ratio of \
+                 a framework round to the baseline round after it; p99 ratio = framework / baseline p99 (higher is slower); CPU µs/req = \
+                 the server process's CPU time (all threads, SQLite included, PostgreSQL's own \
+                 processes not) over the measured window per answer, less sensitive to other \
+                 load on the machine than requests/s; errors = framework / baseline.\n"
+            );
+            if let Some(error) = backend
+                .workloads
+                .iter()
+                .flat_map(|w| [&w.framework.first_error, &w.baseline.first_error])
+                .flatten()
+                .next()
+            {
+                let _ = writeln!(md, "First error seen: `{error}`\n");
+            }
+        }
+        let _ = writeln!(md, "## Memory per idle connection\n");
+        let _ = writeln!(
+            md,
+            "Idle WebSocket connections (handshake done, nothing sent) opened to a fresh server \
+             after one warm-up request; the server's resident set size (VmRSS) read once it \
+             settles; growth = (RSS with the connections - RSS before) / connections.\n"
+        );
+        let mut header = String::from("| backend | server | RSS before |");
+        let mut rule = String::from("|---|---|--:|");
+        for n in &s.idle_connections {
+            let _ = write!(header, " {} connections |", thousands(*n as f64));
+            rule.push_str("--:|");
+        }
+        header.push_str(" RSS after closing |");
+        rule.push_str("--:|");
+        let mut rows = String::new();
+        for backend in &self.backends {
+            let Some(memory) = &backend.memory else {
+                continue;
+            };
+            for (name, stats) in [
+                ("framework", &memory.framework),
+                ("baseline", &memory.baseline),
+            ] {
+                let _ = write!(
+                    rows,
+                    "| {} | {name} | {} |",
+                    backend.backend.name(),
+                    mib(stats.rss_before_bytes)
+                );
+                for step in &stats.steps {
+                    let unsettled = if step.settled { "" } else { " (still moving)" };
+                    let _ = write!(
+                        rows,
+                        " {}{unsettled} |",
+                        per_connection(step.bytes_per_connection)
+                    );
+                }
+                let _ = writeln!(rows, " {} |", mib(stats.rss_after_close_bytes));
+            }
+        }
+        if rows.is_empty() {
+            let _ = writeln!(md, "Skipped.\n");
+        } else {
+            let _ = writeln!(md, "{header}\n{rule}\n{rows}");
+            if s.idle_connections != s.idle_connections_requested {
+                let _ = writeln!(
+                    md,
+                    "The open-file limit capped the counts asked for ({:?}).\n",
+                    s.idle_connections_requested
+                );
+            }
+        }
+        let _ = writeln!(md, "## Chart\n\n![requests per second](benchmarks.svg)\n");
+        let _ = writeln!(md, "## What runs\n");
+        let _ = writeln!(
+            md,
+            "- **framework**: `channels_api_examples::polls::router()` plus a `bench.noop` \
+             custom method, served by `Router::bind` / `Server::run` over \
+             `Database::connect` (default pool and limits), schema from \
+             `polls::migrate`.\n\
+             - **baseline**: tokio-tungstenite with the framework's WebSocket settings \
+             (4 KiB read buffer, no write buffer, 1 MiB message limit); requests parsed into a \
+             serde-derived struct; the polls app's check of a question's length; the same \
+             Diesel queries as the framework generates, on `PgConnection` / \
+             `SqliteConnection` in an r2d2 pool of the same size with the same SQLite \
+             pragmas, run through `spawn_blocking`; answers in the same envelope \
+             (`method`, `request_id`, `status`, `data`), checked to have the same shape \
+             before the runs.\n\
+             - **workloads**: `create`, `retrieve` (random seeded id), `list` (random page \
+             of {}), `update` (random seeded id), `mixed` (60% retrieve, 20% list, 10% \
+             create, 10% update), `noop` (no database work). Each answer's status and \
+             request id are checked; anything unexpected is an error.\n\
+             - Each server runs in its own process on its own fresh database (a temporary \
+             SQLite file, or a schema of its own on PostgreSQL).\n",
+            s.page_size
+        );
+        md
+    }
+
+    /// The report as pretty-printed JSON.
+    pub(crate) fn json(&self) -> Result<String, String> {
+        serde_json::to_string_pretty(self).map_err(|e| format!("cannot write the JSON: {e}"))
+    }
+
+    /// A grouped bar chart of requests per second: one panel per backend, one group per
+    /// workload, framework and baseline side by side.
+    pub(crate) fn svg(&self) -> String {
+        const WIDTH: f64 = 960.0;
+        const TOP: f64 = 70.0;
+        const PANEL: f64 = 360.0;
+        const LEFT: f64 = 90.0;
+        const RIGHT: f64 = 30.0;
+        const PLOT_TOP: f64 = 40.0;
+        const PLOT_BOTTOM: f64 = 70.0;
+        const FRAMEWORK: &str = "#3b6fb6";
+        const BASELINE: &str = "#e08a3c";
+
+        let panels = self.backends.len().max(1);
+        let height = TOP + PANEL * panels as f64 + 20.0;
+        let mut svg = String::new();
+        let _ = writeln!(
+            svg,
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="Helvetica, Arial, sans-serif" font-size="12">"#
+        );
+        let _ = writeln!(
+            svg,
+            r##"<rect width="{WIDTH}" height="{height}" fill="#ffffff"/>"##
+        );
+        let _ = writeln!(
+            svg,
+            r#"<text x="{}" y="28" text-anchor="middle" font-size="18" font-weight="bold">channels-api: requests per second by workload</text>"#,
+            WIDTH / 2.0
+        );
+        let _ = writeln!(
+            svg,
+            r##"<text x="{}" y="48" text-anchor="middle" fill="#555555">{}</text>"##,
+            WIDTH / 2.0,
+            escape(&format!(
+                "{} connections, median of {} round(s), {} mode, {}; load generator ceiling (echo): {} req/s",
+                self.settings.connections,
+                self.settings.rounds,
+                self.mode,
+                if self.pinning.is_some() {
+                    "server and generator pinned to separate CPUs"
+                } else {
+                    "no CPU pinning"
+                },
+                thousands(self.generator_ceiling.requests_per_sec)
+            ))
+        );
+        // The legend, top right.
+        let legend_x = WIDTH - RIGHT - 370.0;
+        for (i, (label, color)) in [
+            ("framework (channels-api)", FRAMEWORK),
+            ("baseline (hand-written)", BASELINE),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let x = legend_x + i as f64 * 195.0;
+            let _ = writeln!(
+                svg,
+                r#"<rect x="{x}" y="{}" width="12" height="12" fill="{color}"/><text x="{}" y="{}">{label}</text>"#,
+                TOP - 8.0,
+                x + 17.0,
+                TOP + 2.0
+            );
+        }
+        for (index, backend) in self.backends.iter().enumerate() {
+            let y0 = TOP + PANEL * index as f64;
+            let plot_top = y0 + PLOT_TOP;
+            let plot_bottom = y0 + PANEL - PLOT_BOTTOM;
+            let plot_height = plot_bottom - plot_top;
+            let plot_width = WIDTH - LEFT - RIGHT;
+            let max = backend
+                .workloads
+                .iter()
+                .flat_map(|w| [w.framework.requests_per_sec, w.baseline.requests_per_sec])
+                .fold(0.0f64, f64::max);
+            // The ceiling line is shown when it does not squash the bars.
+            let ceiling = self.generator_ceiling.requests_per_sec;
+            let scale = if ceiling <= max * 1.5 {
+                max.max(ceiling)
+            } else {
+                max
+            };
+            let step = nice_step(scale, 5);
+            let top_value = (scale / step).ceil().max(1.0) * step;
+            let y_of = |v: f64| plot_bottom - v / top_value * plot_height;
+            let _ = writeln!(
+                svg,
+                r#"<text x="{LEFT}" y="{}" font-size="15" font-weight="bold">{}</text>"#,
+                y0 + 24.0,
+                escape(backend.backend.name())
+            );
+            // Grid and y axis.
+            let mut tick = 0.0;
+            while tick <= top_value + step / 2.0 {
+                let y = y_of(tick);
+                let _ = writeln!(
+                    svg,
+                    r##"<line x1="{LEFT}" y1="{y:.1}" x2="{}" y2="{y:.1}" stroke="#dddddd"/><text x="{}" y="{:.1}" text-anchor="end">{}</text>"##,
+                    WIDTH - RIGHT,
+                    LEFT - 8.0,
+                    y + 4.0,
+                    short(tick)
+                );
+                tick += step;
+            }
+            let _ = writeln!(
+                svg,
+                r##"<line x1="{LEFT}" y1="{plot_top:.1}" x2="{LEFT}" y2="{plot_bottom:.1}" stroke="#333333"/><line x1="{LEFT}" y1="{plot_bottom:.1}" x2="{}" y2="{plot_bottom:.1}" stroke="#333333"/>"##,
+                WIDTH - RIGHT
+            );
+            let mid_y = (plot_top + plot_bottom) / 2.0;
+            let _ = writeln!(
+                svg,
+                r#"<text x="22" y="{mid_y:.1}" text-anchor="middle" transform="rotate(-90 22 {mid_y:.1})">requests per second</text>"#
+            );
+            let _ = writeln!(
+                svg,
+                r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">workload (ratio = framework / baseline)</text>"#,
+                LEFT + plot_width / 2.0,
+                plot_bottom + 52.0
+            );
+            // The bars.
+            let groups = backend.workloads.len().max(1) as f64;
+            let group_width = plot_width / groups;
+            let bar = (group_width * 0.32).min(60.0);
+            for (i, w) in backend.workloads.iter().enumerate() {
+                let center = LEFT + group_width * (i as f64 + 0.5);
+                for (value, x, color) in [
+                    (w.framework.requests_per_sec, center - bar - 2.0, FRAMEWORK),
+                    (w.baseline.requests_per_sec, center + 2.0, BASELINE),
+                ] {
+                    let y = y_of(value);
+                    let _ = writeln!(
+                        svg,
+                        r#"<rect x="{x:.1}" y="{y:.1}" width="{bar:.1}" height="{:.1}" fill="{color}"/><text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="11">{}</text>"#,
+                        (plot_bottom - y).max(0.0),
+                        x + bar / 2.0,
+                        y - 4.0,
+                        short(value)
+                    );
+                }
+                let _ = writeln!(
+                    svg,
+                    r##"<text x="{center:.1}" y="{:.1}" text-anchor="middle">{}</text><text x="{center:.1}" y="{:.1}" text-anchor="middle" fill="#555555" font-size="11">{:.2}×</text>"##,
+                    plot_bottom + 18.0,
+                    w.workload.name(),
+                    plot_bottom + 33.0,
+                    w.throughput_ratio
+                );
+            }
+            if ceiling > 0.0 && ceiling <= top_value {
+                let y = y_of(ceiling);
+                let _ = writeln!(
+                    svg,
+                    r##"<line x1="{LEFT}" y1="{y:.1}" x2="{}" y2="{y:.1}" stroke="#777777" stroke-dasharray="6 4"/><text x="{}" y="{:.1}" fill="#555555" font-size="11">load generator ceiling (echo server)</text>"##,
+                    WIDTH - RIGHT,
+                    LEFT + 6.0,
+                    y - 4.0
+                );
+            }
+        }
+        svg.push_str("</svg>\n");
+        svg
+    }
+}
+
+/// A round step for about `ticks` grid lines up to `max`: 1, 2 or 5 times a power of ten.
+pub(crate) fn nice_step(max: f64, ticks: u32) -> f64 {
+    if max.is_nan() || max <= 0.0 || max.is_infinite() {
+        return 1.0;
+    }
+    let raw = max / f64::from(ticks.max(1));
+    let magnitude = 10f64.powf(raw.log10().floor());
+    let normalized = raw / magnitude;
+    let factor = if normalized <= 1.0 {
+        1.0
+    } else if normalized <= 2.0 {
+        2.0
+    } else if normalized <= 5.0 {
+        5.0
+    } else {
+        10.0
+    };
+    factor * magnitude
+}
+
+/// `12345` as `12.3k`.
+fn short(value: f64) -> String {
+    if value >= 1_000_000.0 {
+        format!("{:.1}M", value / 1_000_000.0)
+    } else if value >= 10_000.0 {
+        format!("{:.0}k", value / 1000.0)
+    } else if value >= 1000.0 {
+        format!("{:.1}k", value / 1000.0)
+    } else {
+        format!("{value:.0}")
+    }
+}
+
+/// `text` safe inside an XML element.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn stats(rps: f64, p99: f64) -> RunStats {
+        let mut s = RunStats::from_latencies(vec![1000], 0, Duration::from_secs(1), None);
+        s.requests_per_sec = rps;
+        s.p99_us = p99;
+        s
+    }
+
+    fn report() -> Report {
+        Report {
+            mode: "quick",
+            date: "2025-01-01 00:00 UTC".into(),
+            elapsed_seconds: 1.0,
+            command: "cargo run".into(),
+            machine: Machine {
+                cpu_model: "Test CPU <1>".into(),
+                cores: 2,
+                allowed_cpus: vec![0, 1],
+                memory_bytes: 1 << 30,
+                kernel: "6.0".into(),
+                load_average: "0.00 0.00 0.00".into(),
+            },
+            pinning: None,
+            open_file_limit: 1024,
+            settings: Settings {
+                connections: 16,
+                duration_seconds: 1.0,
+                warmup_seconds: 0.25,
+                rounds: 1,
+                rows: 1000,
+                page_size: 50,
+                pool_size: 8,
+                idle_connections_requested: vec![200],
+                idle_connections: vec![200],
+            },
+            generator_ceiling: stats(50_000.0, 900.0),
+            backends: vec![BackendResults {
+                backend: Backend::Sqlite,
+                workloads: vec![WorkloadResult::new(
+                    Workload::Retrieve,
+                    vec![stats(900.0, 20.0), stats(1000.0, 30.0), stats(1100.0, 10.0)],
+                    vec![stats(2000.0, 15.0)],
+                )],
+                memory: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn picks_the_median_round_and_ratios() {
+        let r = report();
+        let w = &r.backends[0].workloads[0];
+        assert_eq!(w.framework.requests_per_sec, 1000.0);
+        assert_eq!(w.throughput_ratio, 0.5);
+        assert_eq!(w.p99_ratio, 2.0);
+        assert_eq!(w.round_ratios, [0.45]);
+        assert_eq!(spread(&[1.2, 0.9, 1.0]), "0.90–1.20");
+        assert_eq!(spread(&[]), "-");
+    }
+
+    #[test]
+    fn formats_numbers() {
+        assert_eq!(thousands(1234567.4), "1,234,567");
+        assert_eq!(thousands(999.0), "999");
+        assert_eq!(short(12_345.0), "12k");
+        assert_eq!(short(1_234.0), "1.2k");
+        assert_eq!(nice_step(12_345.0, 5), 5000.0);
+        assert_eq!(nice_step(0.0, 5), 1.0);
+    }
+
+    #[test]
+    fn renders_every_format() {
+        let r = report();
+        let md = r.markdown();
+        assert!(
+            md.contains("| retrieve | 1,000 | 2,000 | 0.50 | 0.45 |"),
+            "{md}"
+        );
+        assert_eq!(escape("a<b & \"c\">"), "a&lt;b &amp; &quot;c&quot;&gt;");
+        let json: serde_json::Value = serde_json::from_str(&r.json().unwrap()).unwrap();
+        assert_eq!(json["backends"][0]["workloads"][0]["workload"], "retrieve");
+        let svg = r.svg();
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        assert!(svg.contains("requests per second"));
+    }
+}

@@ -1,0 +1,54 @@
+//! The framework server: the polls example app, plus a `bench.noop` method that does no
+//! database work, served the way an application serves it.
+
+use std::net::SocketAddr;
+
+use channels_api::Database;
+use channels_api_examples::polls;
+
+use super::announce;
+
+/// A consumer of the polls `questions` table whose only method is `noop`.
+mod probe {
+    use channels_api::prelude::*;
+    use channels_api_examples::polls::schema::questions;
+
+    /// `bench.noop`: answers 200 with `null`, touching nothing.
+    #[derive(Queryable, Selectable, Serialize, ModelConsumer)]
+    #[diesel(table_name = questions)]
+    #[consumer(resource = "bench", methods(noop))]
+    pub(crate) struct BenchProbe {
+        #[consumer(read_only)]
+        pub(crate) id: i32,
+        pub(crate) question_text: String,
+        #[consumer(read_only)]
+        pub(crate) pub_date: channels_api::chrono::NaiveDateTime,
+    }
+
+    impl BenchProbe {
+        /// Does nothing.
+        #[consumer_method]
+        async fn noop(_ctx: &Context<'_>) -> Result<(), ApiError> {
+            Ok(())
+        }
+    }
+}
+
+pub(super) async fn serve(addr: SocketAddr, db_url: &str) -> Result<(), String> {
+    let db = Database::connect(db_url)
+        .await
+        .map_err(|e| format!("cannot connect to the database: {e}"))?;
+    polls::migrate(&db)
+        .await
+        .map_err(|e| format!("cannot migrate the database: {e}"))?;
+    let server = polls::router()
+        .consumer::<probe::BenchProbe>()
+        .bind(addr, db)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    announce(server.local_addr().map_err(|e| e.to_string())?)?;
+    server
+        .run()
+        .await
+        .map_err(|e| format!("server failed: {e}"))
+}

@@ -1,0 +1,75 @@
+//! The `serve` subcommand: one server per process, started by the benchmark.
+//!
+//! Every server prints `listening on ADDR` on standard output once it accepts
+//! connections, and with `--exit-on-stdin-eof` exits when its standard input closes, so a
+//! server never outlives the benchmark that started it.
+
+mod baseline;
+mod echo;
+mod framework;
+
+use std::io::{Read, Write};
+
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use crate::cli::{ServeOptions, ServerKind};
+
+/// The frame every server answers a `noop` with, apart from the request id.
+pub(crate) const NOOP_METHOD: &str = "bench.noop";
+
+/// The framework's default pool size (`DatabaseOptions::default()`), which the baseline
+/// copies.
+pub(crate) const POOL_SIZE: u32 = 8;
+
+/// The size of each connection's read buffer: the default of the framework's
+/// `Limits::read_buffer_size`.
+const READ_BUFFER_SIZE: usize = 4 * 1024;
+
+/// The WebSocket settings of the baseline and echo servers: those the framework's
+/// `Limits::websocket_config` derives from its default limits (`websocket_config` itself
+/// is private to the framework, so its values are repeated here).
+pub(crate) fn websocket_config() -> WebSocketConfig {
+    let max_message_size = channels_api::Limits::default().get_max_message_size();
+    WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER_SIZE)
+        .write_buffer_size(0)
+        .max_message_size(Some(max_message_size))
+        .max_frame_size(Some(max_message_size))
+}
+
+/// Runs the server `options` describe until the process is killed.
+pub(crate) fn run(options: ServeOptions) -> Result<(), String> {
+    if options.exit_on_stdin_eof {
+        std::thread::spawn(|| {
+            let mut stdin = std::io::stdin();
+            let mut buf = [0u8; 64];
+            while let Ok(n) = stdin.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+            }
+            std::process::exit(0);
+        });
+    }
+    // The same runtime as `#[tokio::main]`: one worker per CPU the process may use.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let db = options.db.as_deref().unwrap_or_default();
+    runtime.block_on(async {
+        match options.kind {
+            ServerKind::Framework => framework::serve(options.addr, db).await,
+            ServerKind::Baseline => baseline::serve(options.addr, db).await,
+            ServerKind::Echo => echo::serve(options.addr).await,
+        }
+    })
+}
+
+/// Tells the benchmark where the server listens.
+fn announce(addr: std::net::SocketAddr) -> Result<(), String> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "listening on {addr}")
+        .and_then(|()| stdout.flush())
+        .map_err(|e| format!("cannot write to standard output: {e}"))
+}
