@@ -399,6 +399,8 @@ fn expand_model(model: &Model<'_>) -> TokenStream {
     };
     let insert = per_backend(|_| insert.clone());
 
+    // `get_result`, not `first`: the key is unique, and `first`'s bound `LIMIT ?` makes
+    // SQLite re-prepare the statement on every call.
     let find = per_backend(|backend| {
         let where_fn = backend.where_fn();
         quote! {
@@ -406,13 +408,13 @@ fn expand_model(model: &Model<'_>) -> TokenStream {
                 __cp::Option::None => #table::table
                     .filter(#table::#pk_col.eq(pk))
                     .select(Self::as_select())
-                    .first(__conn)
+                    .get_result(__conn)
                     .optional(),
                 __cp::Option::Some(__scope) => #table::table
                     .filter(#table::#pk_col.eq(pk))
                     .filter(__scope)
                     .select(Self::as_select())
-                    .first(__conn)
+                    .get_result(__conn)
                     .optional(),
             }
         }

@@ -65,7 +65,10 @@ impl Limits {
         self
     }
 
-    pub(crate) fn websocket_config(&self) -> WebSocketConfig {
+    /// The WebSocket library's settings these limits give: the read buffer, no write
+    /// buffer (each answer is written at once), and the message size limit for messages
+    /// and frames alike.
+    pub fn websocket_config(&self) -> WebSocketConfig {
         WebSocketConfig::default()
             .read_buffer_size(self.read_buffer_size)
             // Each response is flushed as soon as it is written; nothing waits in a buffer.

@@ -145,7 +145,7 @@ pub async fn authenticate(request: Request<()>, db: Database) -> Result<Option<A
             accounts::table
                 .filter(accounts::token.eq(token))
                 .select(Account::as_select())
-                .first(conn)
+                .get_result(conn)
                 .optional()
         })
         .await?;
