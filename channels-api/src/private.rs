@@ -1,0 +1,146 @@
+//! What the derive's output reaches: re-exports under stable paths, and the glue between
+//! generated code and the runtime. Not a public API.
+
+pub use crate::auth::Permission;
+pub use crate::consumer::{Call, Consumer, ListOptions, MethodFuture, Model, Outcome, builtin};
+pub use crate::context::Context;
+pub use crate::database::DbConnection;
+pub use crate::error::{ApiError, Errors};
+pub use crate::protocol::{Formatter, Payload, REQUIRED, Reply, field_value};
+pub use crate::query::{
+    FilterError, Filters, ListQuery, Lookup, Scope, contains_pattern, filter_value,
+};
+pub use crate::schema::{FieldSchema, MethodSchema, ResourceSchema};
+#[cfg(feature = "validator")]
+pub use crate::validation::validate_fields;
+pub use diesel;
+pub use diesel::QueryResult;
+pub use serde;
+pub use serde_json::value::RawValue;
+pub use std::boxed::Box;
+pub use std::future::Future;
+pub use std::option::Option;
+pub use std::result::Result;
+pub use std::sync::Arc;
+pub use std::vec::Vec;
+
+diesel::define_sql_function! {
+    /// SQLite's `instr`: where `needle` first occurs in `haystack`, from 1; 0 if nowhere.
+    fn instr(haystack: diesel::sql_types::Nullable<diesel::sql_types::Text>, needle: diesel::sql_types::Text) -> diesel::sql_types::Nullable<diesel::sql_types::Integer>;
+}
+
+/// Reads the connection's scope from the function named in `queryset = ...`.
+pub fn scope_filters<F: Filters>(
+    scope: Result<Scope, ApiError>,
+    resource: &str,
+) -> Result<Vec<F>, ApiError> {
+    scope?.to_filters(resource)
+}
+
+/// What a consumer method may return: `Result<T, E>` with `T: Serialize` and an error
+/// that converts into [`ApiError`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a valid return type for a consumer method",
+    note = "a consumer method returns `Result<T, ApiError>` where `T: Serialize`"
+)]
+pub trait MethodOutput {
+    /// The reply, or the error to send.
+    fn into_reply(self) -> Result<crate::Reply, ApiError>;
+}
+
+impl<T: serde::Serialize, E: Into<ApiError>> MethodOutput for Result<T, E> {
+    fn into_reply(self) -> Result<crate::Reply, ApiError> {
+        match self {
+            Ok(value) => crate::Reply::ok(&value),
+            Err(error) => Err(error.into()),
+        }
+    }
+}
+
+/// What a consumer method may take besides its context: a value read from the payload.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be read from a request's payload",
+    note = "derive `Deserialize` for it, or take `serde_json::Value`"
+)]
+pub trait MethodArgument: serde::de::DeserializeOwned {}
+
+impl<T: serde::de::DeserializeOwned> MethodArgument for T {}
+
+/// Checks, where `#[consumer_method]` puts it, that `T` may be returned.
+pub fn assert_output<T: MethodOutput>() {}
+
+/// Checks, where `#[consumer_method]` puts it, that `T` may be taken as the argument.
+pub fn assert_argument<T: MethodArgument>() {}
+
+/// An associated `async fn` that can serve as a custom method: it takes the context
+/// (`Args = ()`), or the context and a value read from the payload (`Args = (A,)`).
+#[diagnostic::on_unimplemented(
+    message = "this function cannot serve as a consumer method",
+    label = "not a consumer method",
+    note = "a consumer method is `async fn name(ctx: &Context<'_>, args: A) -> Result<T, ApiError>` \
+            with `A: Deserialize` (or no `args`) and `T: Serialize`; mark it \
+            `#[consumer_method]` to have its signature checked"
+)]
+pub trait MethodFn<'a, Args>: Send + 'a {
+    /// Reads the argument, calls the method and serializes its answer.
+    fn call(self, ctx: &'a Context<'a>, payload: &'a Payload<'a>) -> MethodFuture<'a>;
+
+    /// The payload fields the argument reads, when its type tells.
+    fn arguments() -> Option<Vec<&'static str>>;
+}
+
+impl<'a, F, Fut> MethodFn<'a, ()> for F
+where
+    F: FnOnce(&'a Context<'a>) -> Fut + Send + 'a,
+    Fut: Future<Output: MethodOutput> + Send + 'a,
+{
+    fn call(self, ctx: &'a Context<'a>, _payload: &'a Payload<'a>) -> MethodFuture<'a> {
+        Box::pin(async move { self(ctx).await.into_reply() })
+    }
+
+    fn arguments() -> Option<Vec<&'static str>> {
+        Some(Vec::new())
+    }
+}
+
+impl<'a, F, A, Fut> MethodFn<'a, (A,)> for F
+where
+    F: FnOnce(&'a Context<'a>, A) -> Fut + Send + 'a,
+    A: MethodArgument,
+    Fut: Future<Output: MethodOutput> + Send + 'a,
+{
+    fn call(self, ctx: &'a Context<'a>, payload: &'a Payload<'a>) -> MethodFuture<'a> {
+        Box::pin(async move {
+            let args = payload.deserialize::<A>()?;
+            self(ctx, args).await.into_reply()
+        })
+    }
+
+    fn arguments() -> Option<Vec<&'static str>> {
+        crate::schema::argument_fields::<A>()
+    }
+}
+
+/// Runs or describes custom method `method`.
+pub fn custom_call<'a, Args, F: MethodFn<'a, Args>>(method: F, call: Call<'a>) -> Outcome<'a> {
+    match call {
+        Call::Run(ctx, payload) => Outcome::Running(method.call(ctx, payload)),
+        Call::Describe => Outcome::Arguments(F::arguments()),
+    }
+}
+
+/// Runs a built-in method; its arguments are described by the resource's schema.
+pub fn builtin_call<'a>(
+    call: Call<'a>,
+    run: impl FnOnce(&'a Context<'a>, &'a Payload<'a>) -> MethodFuture<'a>,
+) -> Outcome<'a> {
+    match call {
+        Call::Run(ctx, payload) => Outcome::Running(run(ctx, payload)),
+        Call::Describe => Outcome::Arguments(None),
+    }
+}
+
+/// Wraps a formatter for a consumer's `formatter = ...` option.
+pub fn formatter_arc(formatter: impl Formatter) -> Arc<dyn Formatter> {
+    Arc::new(formatter)
+}
