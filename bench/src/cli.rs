@@ -33,6 +33,9 @@ options:
   --workloads LIST       comma-separated subset of create,retrieve,list,update,mixed,noop
   --idle LIST            idle connection counts of the memory test (default 1000,10000;
                          quick 200,1000); `--idle 0` skips the memory test
+  --depth-rows N         rows of the pagination depth measurement, which times the first
+                         and a deep page by cursor and by number on the framework
+                         (default 1000000, quick 100000); 0 skips it
   --postgres URL         also run everything on this PostgreSQL server (default: the
                          CHANNELS_API_BENCH_POSTGRES_URL environment variable)
   --out DIR              where to write benchmarks.{md,json,svg}
@@ -77,6 +80,8 @@ pub(crate) struct Options {
     pub(crate) rows: usize,
     pub(crate) workloads: Vec<Workload>,
     pub(crate) idle_counts: Vec<usize>,
+    /// Rows of the pagination depth measurement; 0 skips it.
+    pub(crate) depth_rows: usize,
     pub(crate) postgres: Option<String>,
     pub(crate) out: Option<PathBuf>,
     pub(crate) pin: bool,
@@ -97,6 +102,7 @@ impl Options {
             } else {
                 vec![1000, 10_000]
             },
+            depth_rows: crate::depth::default_rows(quick),
             postgres: None,
             out: None,
             pin: true,
@@ -192,6 +198,7 @@ pub(crate) fn parse(args: &[String]) -> Result<Command, String> {
             "--rows" => options.rows = parse_count(&value(arg)?, "--rows", 50, 1_000_000)?,
             "--workloads" => options.workloads = parse_workloads(&value(arg)?)?,
             "--idle" => options.idle_counts = parse_idle(&value(arg)?)?,
+            "--depth-rows" => options.depth_rows = parse_depth_rows(&value(arg)?)?,
             "--postgres" => options.postgres = Some(value(arg)?),
             "--out" => options.out = Some(PathBuf::from(value(arg)?)),
             other => return Err(format!("unknown argument `{other}` (see --help)")),
@@ -360,6 +367,18 @@ fn parse_workloads(text: &str) -> Result<Vec<Workload>, String> {
     Ok(workloads)
 }
 
+/// 0, or enough rows for ten pages of the depth measurement.
+fn parse_depth_rows(text: &str) -> Result<usize, String> {
+    const MIN: usize = 10 * crate::depth::PAGE_SIZE as usize;
+    const MAX: usize = 10_000_000;
+    match text.parse::<usize>() {
+        Ok(n) if n == 0 || (MIN..=MAX).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "--depth-rows must be 0 (skip) or a whole number from {MIN} to {MAX}"
+        )),
+    }
+}
+
 fn parse_idle(text: &str) -> Result<Vec<usize>, String> {
     let mut counts = Vec::new();
     for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -396,12 +415,16 @@ mod tests {
         assert_eq!(full.duration, Duration::from_secs(10));
         assert!(full.rounds >= 2);
         assert_eq!(full.idle_counts, [1000, 10_000]);
+        assert_eq!(full.depth_rows, 1_000_000);
         let quick = bench("--quick --connections 4 --postgres postgres://u@h/d");
         assert!(quick.quick);
         assert_eq!(quick.connections, 4);
         assert_eq!(quick.duration, Duration::from_secs(1));
         assert_eq!(quick.rounds, 1);
         assert_eq!(quick.idle_counts, [200, 1000]);
+        assert_eq!(quick.depth_rows, 100_000);
+        assert_eq!(bench("--quick --depth-rows 0").depth_rows, 0);
+        assert_eq!(bench("--depth-rows 5000").depth_rows, 5000);
     }
 
     #[test]
@@ -419,6 +442,8 @@ mod tests {
         assert!(parse(&args("--rounds")).is_err());
         assert!(parse(&args("--postgres mysql://x")).is_err());
         assert!(parse(&args("--frobnicate")).is_err());
+        assert!(parse(&args("--depth-rows 50")).is_err());
+        assert!(parse(&args("--depth-rows many")).is_err());
     }
 
     #[test]

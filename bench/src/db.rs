@@ -1,6 +1,7 @@
 //! The databases of the runs: a fresh one per server (an SQLite file in a temporary
 //! directory, or a PostgreSQL schema of its own), seeded with the same rows, and reset to
-//! them before every run so that each run starts from the same table.
+//! them before every run so that each run starts from the same table; or, for the
+//! pagination depth measurement, filled with many rows at once.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -145,6 +146,43 @@ pub(crate) fn seed(url: &str, rows: usize) -> Result<Vec<i32>, String> {
     Ok(ids)
 }
 
+/// Fills the empty table of `url` with `rows` questions, ids 1 to `rows`, in one
+/// statement, then updates the planner's statistics and cleans up after the write, so
+/// that the first pages read do not pay for it.
+pub(crate) fn fill(url: &str, rows: usize) -> Result<(), String> {
+    let mut conn = connect(url)?;
+    let (insert, tidy) = match conn {
+        Conn::Sqlite(_) => (
+            format!(
+                "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {rows}) \
+                 INSERT INTO questions (question_text) SELECT 'q' || x FROM c"
+            ),
+            "ANALYZE; PRAGMA wal_checkpoint(TRUNCATE);",
+        ),
+        Conn::Postgres(_) => (
+            format!(
+                "INSERT INTO questions (question_text) \
+                 SELECT 'q' || g FROM generate_series(1, {rows}) g"
+            ),
+            "VACUUM ANALYZE questions",
+        ),
+    };
+    let inserted = with_conn!(&mut conn, c => diesel::sql_query(insert).execute(c))
+        .map_err(|e| format!("cannot fill the table: {e}"))?;
+    let last = with_conn!(&mut conn, c => questions::table
+        .select(diesel::dsl::max(questions::id))
+        .get_result::<Option<i32>>(c))
+    .map_err(|e| format!("cannot read the table: {e}"))?;
+    if inserted != rows || last.and_then(|id| usize::try_from(id).ok()) != Some(rows) {
+        return Err(format!(
+            "filling made {inserted} rows up to id {last:?}, not ids 1 to {rows}: \
+             start from an empty table"
+        ));
+    }
+    with_conn!(&mut conn, c => c.batch_execute(tidy))
+        .map_err(|e| format!("cannot update the statistics after filling the table: {e}"))
+}
+
 /// The ids of the first `rows` questions of `url`, seeding the table first if it is empty.
 pub(crate) fn seeded_ids(url: &str, rows: usize) -> Result<Vec<i32>, String> {
     let mut conn = connect(url)?;
@@ -250,5 +288,32 @@ mod tests {
             .unwrap();
         assert_eq!(texts.len(), 60);
         assert_eq!(texts[6], "Question 7");
+    }
+
+    #[test]
+    fn fills_sqlite_with_consecutive_ids() {
+        let db = FreshDb::sqlite("test").unwrap();
+        let mut conn = connect(&db.url).unwrap();
+        let Conn::Sqlite(c) = &mut conn else {
+            panic!("expected SQLite")
+        };
+        c.batch_execute(
+            "CREATE TABLE questions (id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, \
+             question_text TEXT NOT NULL, pub_date TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)",
+        )
+        .unwrap();
+        fill(&db.url, 2500).unwrap();
+        let rows: Vec<(i32, String)> = questions::table
+            .order(questions::id)
+            .select((questions::id, questions::question_text))
+            .load(c)
+            .unwrap();
+        assert_eq!(rows.len(), 2500);
+        assert_eq!(rows[0], (1, "q1".to_owned()));
+        assert_eq!(rows[2499], (2500, "q2500".to_owned()));
+        assert!(
+            fill(&db.url, 10).is_err(),
+            "a second fill continues the ids"
+        );
     }
 }

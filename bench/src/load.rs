@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
@@ -89,10 +90,12 @@ pub(crate) enum Workload {
     Mixed,
     /// `bench.noop`: no database work.
     Noop,
+    /// The same page of `question.list` every time (the pagination depth measurement).
+    Page(PageRequest),
 }
 
 impl Workload {
-    /// Every workload, in the order they run.
+    /// Every workload of the comparison, in the order they run.
     pub(crate) const ALL: [Workload; 6] = [
         Workload::Create,
         Workload::Retrieve,
@@ -111,7 +114,13 @@ impl Workload {
             Workload::Update => "update",
             Workload::Mixed => "mixed",
             Workload::Noop => "noop",
+            Workload::Page(_) => "page",
         }
+    }
+
+    /// Whether the requests address seeded rows (so a run needs some).
+    fn addresses_rows(self) -> bool {
+        !matches!(self, Workload::Noop | Workload::Page(_))
     }
 
     fn pick(self, rng: &mut Rng) -> Op {
@@ -121,6 +130,7 @@ impl Workload {
             Workload::List => Op::List,
             Workload::Update => Op::Update,
             Workload::Noop => Op::Noop,
+            Workload::Page(page) => Op::Page(page),
             Workload::Mixed => match rng.below(100) {
                 0..60 => Op::Retrieve,
                 60..80 => Op::List,
@@ -128,6 +138,48 @@ impl Workload {
                 _ => Op::Update,
             },
         }
+    }
+}
+
+/// How a page of `question.list` is addressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum PageMode {
+    /// By keyset: `cursor`, the id of the previous page's last row (`null` for the first).
+    Cursor,
+    /// By number: `page`, which the database reaches by skipping the rows before it.
+    Offset,
+}
+
+impl PageMode {
+    /// The mode's name.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            PageMode::Cursor => "cursor",
+            PageMode::Offset => "offset",
+        }
+    }
+}
+
+/// One page of `question.list` on a table whose ids run from 1 without gaps, so that
+/// the page's cursor and the id of its first row follow from its number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub(crate) struct PageRequest {
+    pub(crate) mode: PageMode,
+    /// The page's number, from 1.
+    pub(crate) page: u32,
+    pub(crate) page_size: u32,
+}
+
+impl PageRequest {
+    /// The id of the row before the page: its cursor.
+    pub(crate) fn after_id(self) -> u64 {
+        u64::from(self.page.max(1) - 1) * u64::from(self.page_size)
+    }
+
+    /// The id the page's first result must have.
+    pub(crate) fn first_id(self) -> u64 {
+        self.after_id() + 1
     }
 }
 
@@ -139,6 +191,7 @@ pub(crate) enum Op {
     List,
     Update,
     Noop,
+    Page(PageRequest),
 }
 
 impl Op {
@@ -203,19 +256,76 @@ fn write_request(
             out,
             r#"{{"method":"{NOOP_METHOD}","request_id":{request_id}}}"#
         ),
+        Op::Page(page) => {
+            let size = page.page_size;
+            match page.mode {
+                PageMode::Cursor if page.page <= 1 => write!(
+                    out,
+                    r#"{{"method":"question.list","request_id":{request_id},"cursor":null,"page_size":{size}}}"#
+                ),
+                PageMode::Cursor => write!(
+                    out,
+                    r#"{{"method":"question.list","request_id":{request_id},"cursor":"{}","page_size":{size}}}"#,
+                    page.after_id()
+                ),
+                PageMode::Offset => write!(
+                    out,
+                    r#"{{"method":"question.list","request_id":{request_id},"page":{},"page_size":{size}}}"#,
+                    page.page
+                ),
+            }
+        }
     };
 }
 
-/// What the generator reads of an answer; the rest is skipped.
+/// What the generator reads of an answer; the rest is skipped, and so is `data` when `D`
+/// is `IgnoredAny`.
 #[derive(Deserialize)]
-struct Answer {
+struct Answer<D> {
     status: u16,
     request_id: Option<u64>,
+    data: Option<D>,
+}
+
+/// What the generator reads of a page: the id of each result.
+#[derive(Deserialize)]
+struct PageData {
+    results: Vec<Row>,
+}
+
+#[derive(Deserialize)]
+struct Row {
+    id: u64,
 }
 
 /// Why an answer does not count.
 fn check(text: &str, op: Op, request_id: u64, check_id: bool) -> Result<(), String> {
-    let answer: Answer = serde_json::from_str(text)
+    let Op::Page(page) = op else {
+        return check_answer::<IgnoredAny>(text, op, request_id, check_id).map(drop);
+    };
+    let answer = check_answer::<PageData>(text, op, request_id, check_id)?;
+    let first = answer
+        .data
+        .and_then(|d| d.results.first().map(|row| row.id));
+    if first != Some(page.first_id()) {
+        return Err(format!(
+            "expected page {} to start at id {}: {}",
+            page.page,
+            page.first_id(),
+            clip(text)
+        ));
+    }
+    Ok(())
+}
+
+/// Parses an answer and checks its status and request id.
+fn check_answer<D: DeserializeOwned>(
+    text: &str,
+    op: Op,
+    request_id: u64,
+    check_id: bool,
+) -> Result<Answer<D>, String> {
+    let answer: Answer<D> = serde_json::from_str(text)
         .map_err(|e| format!("answer is not the expected JSON ({e}): {}", clip(text)))?;
     if answer.status != op.expected_status() {
         return Err(format!(
@@ -231,7 +341,7 @@ fn check(text: &str, op: Op, request_id: u64, check_id: bool) -> Result<(), Stri
             clip(text)
         ));
     }
-    Ok(())
+    Ok(answer)
 }
 
 /// The first 300 characters of `text`, for messages.
@@ -321,7 +431,7 @@ pub(crate) async fn run(
     plan: &Plan,
     seed: u64,
 ) -> Result<RunStats, String> {
-    if plan.rows.ids.is_empty() {
+    if plan.rows.ids.is_empty() && plan.workload.addresses_rows() {
         return Err("no seeded rows to address".into());
     }
     let mut sockets = Vec::with_capacity(plan.connections);
@@ -677,6 +787,60 @@ mod tests {
         assert!(check(ok, Op::Create, 5, false).is_ok());
         assert!(check(ok, Op::Retrieve, 4, true).is_err());
         assert!(check("nope", Op::Noop, 1, false).is_err());
+    }
+
+    #[test]
+    fn page_requests_address_the_page_and_check_its_first_id() {
+        let rows = Rows {
+            ids: Arc::default(),
+        };
+        let mut rng = Rng::new(1);
+        let mut frame = String::new();
+        let page = |mode, page| PageRequest {
+            mode,
+            page,
+            page_size: 100,
+        };
+        let frames = [
+            (
+                page(PageMode::Cursor, 1),
+                json!({"cursor": null, "page_size": 100}),
+            ),
+            (
+                page(PageMode::Cursor, 10_000),
+                json!({"cursor": "999900", "page_size": 100}),
+            ),
+            (
+                page(PageMode::Offset, 10_000),
+                json!({"page": 10_000, "page_size": 100}),
+            ),
+        ];
+        for (request, expected) in frames {
+            write_request(&mut frame, Op::Page(request), 3, 0, &rows, &mut rng);
+            let mut value: serde_json::Value = serde_json::from_str(&frame).unwrap();
+            assert_eq!(value["method"], "question.list", "{frame}");
+            assert_eq!(value["request_id"], 3, "{frame}");
+            let payload = value.as_object_mut().unwrap();
+            payload.remove("method");
+            payload.remove("request_id");
+            assert_eq!(value, expected, "{frame}");
+        }
+
+        let deep = Op::Page(page(PageMode::Cursor, 10_000));
+        let answer = |status, first_id| {
+            json!({"method": "question.list", "request_id": 3, "status": status,
+                   "data": {"page_size": 100, "next": "1000000",
+                            "results": [{"id": first_id, "question_text": "q"}, {"id": 0}]}})
+            .to_string()
+        };
+        assert!(check(&answer(200, 999_901), deep, 3, true).is_ok());
+        assert!(check(&answer(200, 999_801), deep, 3, true).is_err());
+        assert!(check(&answer(400, 999_901), deep, 3, true).is_err());
+        let empty =
+            r#"{"method":"question.list","request_id":3,"status":200,"data":{"results":[]}}"#;
+        assert!(check(empty, deep, 3, true).is_err());
+        assert!(Workload::Page(page(PageMode::Offset, 1)).name() == "page");
+        assert!(!Workload::ALL.iter().any(|w| matches!(w, Workload::Page(_))));
     }
 
     #[test]

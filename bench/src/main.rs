@@ -10,11 +10,13 @@
 //! One run starts each server as a subprocess (this program, `serve`), pinned to its own
 //! CPU when `taskset` allows; measures an echo server first to show the load generator's
 //! own ceiling; then, for each database backend, runs every workload on the framework and
-//! the baseline alternately, and opens idle connections to read each server's memory per
-//! connection. See `--help`.
+//! the baseline alternately, opens idle connections to read each server's memory per
+//! connection, and times the first and a deep page of a large table on the framework, by
+//! cursor and by page number. See `--help`.
 
 mod cli;
 mod db;
+mod depth;
 mod idle;
 mod load;
 mod process;
@@ -28,7 +30,8 @@ use std::time::{Duration, Instant};
 
 use cli::{Command, Options, ServerKind};
 use db::{Backend, FreshDb};
-use load::{Plan, Rows, RunStats, Workload};
+use depth::PaginationDepth;
+use load::{PageMode, Plan, Rows, RunStats, Workload};
 use process::ServerProcess;
 use report::{BackendResults, MemoryPair, Report, Settings, WorkloadResult};
 use system::Pinning;
@@ -297,7 +300,14 @@ async fn run_backend(
         for round in 0..options.rounds {
             // Both servers get the same random requests in a round.
             let seed = ((w as u64) << 32) | round as u64;
-            for (i, subject) in [&mut framework, &mut baseline].into_iter().enumerate() {
+            // Who goes first alternates, so neither always runs on a warmer machine.
+            let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+            for i in order {
+                let subject = if i == 0 {
+                    &mut framework
+                } else {
+                    &mut baseline
+                };
                 let stats = subject.run(&plan, seed).await?;
                 progress!(
                     "  {} {:<8} round {}/{} {:<9} {}",
@@ -356,11 +366,76 @@ async fn run_backend(
             baseline,
         })
     };
+    let pagination_depth = if options.depth_rows == 0 {
+        None
+    } else {
+        Some(pagination_depth(backend, options, cpu).await?)
+    };
     Ok(BackendResults {
         backend,
         workloads,
         memory,
+        pagination_depth,
     })
+}
+
+/// The first and the deep page, by cursor and by number, on a fresh framework server whose
+/// table holds `options.depth_rows` rows.
+async fn pagination_depth(
+    backend: Backend,
+    options: &Options,
+    cpu: Option<usize>,
+) -> Result<PaginationDepth, String> {
+    let rows = options.depth_rows;
+    progress!(
+        "  {} pagination depth: {} rows, pages of {}, framework server",
+        backend.name(),
+        report::thousands(rows as f64),
+        depth::PAGE_SIZE
+    );
+    let db = fresh_db(backend, options, "depth").await?;
+    let mut server = ServerProcess::start(ServerKind::Framework, Some(&db.url), cpu)?;
+    let filling = Instant::now();
+    let url = db.url.clone();
+    blocking(move || db::fill(&url, rows)).await?;
+    let fill_seconds = filling.elapsed().as_secs_f64();
+    progress!("    table filled and analyzed in {fill_seconds:.2} s");
+    let mut runs = Vec::new();
+    for request in depth::requests(rows) {
+        server.check_alive()?;
+        let plan = depth::plan(request, options.quick);
+        let stats = load::run(server.addr(), Some(server.pid()), &plan, 0).await?;
+        progress!(
+            "    {} {} page {:<6} {}",
+            backend.name(),
+            request.mode.name(),
+            request.page,
+            summary(&stats)
+        );
+        runs.push((request, stats));
+    }
+    server.check_alive()?;
+    drop(server);
+    drop(db);
+    let result = PaginationDepth::new(rows, options.quick, fill_seconds, runs);
+    let ratios = |mode| {
+        result.mode(mode).map_or_else(String::new, |m| {
+            format!(
+                "{} {:.2}× the requests/s, {:.2}× the p50",
+                mode.name(),
+                m.throughput_ratio,
+                m.p50_ratio
+            )
+        })
+    };
+    progress!(
+        "  {} pagination depth, page {} against page 1: {}; {}",
+        backend.name(),
+        depth::deep_page(rows),
+        ratios(PageMode::Cursor),
+        ratios(PageMode::Offset)
+    );
+    Ok(result)
 }
 
 /// The memory test of a fresh server of `kind`.

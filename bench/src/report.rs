@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::db::Backend;
+use crate::depth::PaginationDepth;
 use crate::idle::MemoryStats;
 use crate::load::{RunStats, Workload};
 use crate::system::{Machine, Pinning};
@@ -54,6 +55,8 @@ pub(crate) struct BackendResults {
     pub(crate) workloads: Vec<WorkloadResult>,
     /// `None` when the memory test was skipped.
     pub(crate) memory: Option<MemoryPair>,
+    /// The framework's cost of a first and a deep page; `None` when skipped.
+    pub(crate) pagination_depth: Option<PaginationDepth>,
 }
 
 /// One workload on one backend: the median round of each server, and every round.
@@ -124,7 +127,8 @@ pub(crate) fn median_round(rounds: &[RunStats]) -> RunStats {
     }
 }
 
-fn ratio(a: f64, b: f64) -> f64 {
+/// `a / b`, or 0 when `b` is not positive.
+pub(crate) fn ratio(a: f64, b: f64) -> f64 {
     if b > 0.0 { a / b } else { 0.0 }
 }
 
@@ -345,6 +349,7 @@ impl Report {
                 );
             }
         }
+        self.pagination_depth_markdown(&mut md);
         let _ = writeln!(md, "## Chart\n\n![requests per second](benchmarks.svg)\n");
         let _ = writeln!(md, "## What runs\n");
         let _ = writeln!(
@@ -370,6 +375,97 @@ impl Report {
             s.page_size
         );
         md
+    }
+
+    /// The "Pagination depth" section: a table per backend measured.
+    fn pagination_depth_markdown(&self, md: &mut String) {
+        let _ = writeln!(md, "## Pagination depth\n");
+        let measured: Vec<(Backend, &PaginationDepth)> = self
+            .backends
+            .iter()
+            .filter_map(|b| b.pagination_depth.as_ref().map(|d| (b.backend, d)))
+            .collect();
+        let Some((_, first)) = measured.first() else {
+            let _ = writeln!(md, "Skipped.\n");
+            return;
+        };
+        let deep = first.modes.first().map_or(1, |m| m.deep_page);
+        let _ = writeln!(
+            md,
+            "What a page of `question.list` costs near the start of a large table and deep \
+             into it, on the framework only (this measures the database's cost of a page, not \
+             the framework's overhead). One fresh server per backend, its `questions` table \
+             filled with {} rows (ids 1 to {}) by one `INSERT ... SELECT`, then analyzed; \
+             pages of {}; page 1 and page {} requested by cursor (`\"cursor\": null`, then \
+             `\"cursor\": \"{}\"`, the id of the previous page's last row) and by number \
+             (`\"page\": 1`, `\"page\": {}`). Each row: the same request in a closed loop on \
+             {} connections, {:.2} s warm-up then {:.2} s measured; every answer's status \
+             and the id of its first result are checked, anything else is an error.\n",
+            thousands(first.rows as f64),
+            thousands(first.rows as f64),
+            first.page_size,
+            thousands(f64::from(deep)),
+            (u64::from(deep) - 1) * u64::from(first.page_size),
+            deep,
+            first.connections,
+            first.warmup_seconds,
+            first.duration_seconds
+        );
+        for (backend, depth) in &measured {
+            let _ = writeln!(md, "### {}\n", backend.name());
+            let _ = writeln!(
+                md,
+                "| mode | page | requests/s | p50 µs | p99 µs | errors |"
+            );
+            let _ = writeln!(md, "|---|--:|--:|--:|--:|--:|");
+            for mode in &depth.modes {
+                for (page, stats) in [(mode.first_page, &mode.first), (mode.deep_page, &mode.deep)]
+                {
+                    let _ = writeln!(
+                        md,
+                        "| {} | {} | {} | {:.0} | {:.0} | {} |",
+                        mode.mode.name(),
+                        thousands(f64::from(page)),
+                        thousands(stats.requests_per_sec),
+                        stats.p50_us,
+                        stats.p99_us,
+                        stats.errors
+                    );
+                }
+                let _ = writeln!(
+                    md,
+                    "| {} | **deep / first** | **{:.2}×** | **{:.2}×** | **{:.2}×** | |",
+                    mode.mode.name(),
+                    mode.throughput_ratio,
+                    mode.p50_ratio,
+                    mode.p99_ratio
+                );
+            }
+            let _ = writeln!(
+                md,
+                "\nFilling the table took {:.2} s.\n",
+                depth.fill_seconds
+            );
+            if let Some(error) = depth
+                .modes
+                .iter()
+                .flat_map(|m| [&m.first.first_error, &m.deep.first_error])
+                .flatten()
+                .next()
+            {
+                let _ = writeln!(md, "First error seen: `{error}`\n");
+            }
+        }
+        let _ = writeln!(
+            md,
+            "An offset page's cost includes the `count` over the whole table and the {} rows \
+             it skips before page {}, so it grows with the depth; a cursor page seeks to the \
+             row after the cursor by the primary key's index and counts nothing, so page {} \
+             costs about what page 1 costs.\n",
+            thousands(f64::from(deep.saturating_sub(1)) * f64::from(first.page_size)),
+            thousands(f64::from(deep)),
+            thousands(f64::from(deep))
+        );
     }
 
     /// The report as pretty-printed JSON.
@@ -632,6 +728,7 @@ mod tests {
                     vec![stats(2000.0, 15.0)],
                 )],
                 memory: None,
+                pagination_depth: None,
             }],
         }
     }
@@ -672,5 +769,34 @@ mod tests {
         let svg = r.svg();
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         assert!(svg.contains("requests per second"));
+        assert!(md.contains("## Pagination depth\n\nSkipped."), "{md}");
+    }
+
+    #[test]
+    fn renders_the_pagination_depth() {
+        let mut r = report();
+        let runs = crate::depth::requests(1_000_000)
+            .into_iter()
+            .zip([
+                stats(1000.0, 30.0),
+                stats(990.0, 31.0),
+                stats(900.0, 40.0),
+                stats(9.0, 4000.0),
+            ])
+            .collect();
+        r.backends[0].pagination_depth = Some(PaginationDepth::new(1_000_000, false, 2.0, runs));
+        let md = r.markdown();
+        assert!(md.contains("### SQLite"), "{md}");
+        assert!(md.contains("| cursor | 10,000 | 990 |"), "{md}");
+        assert!(
+            md.contains("| offset | **deep / first** | **0.01×** |"),
+            "{md}"
+        );
+        assert!(md.contains("`\"cursor\": \"999900\"`"), "{md}");
+        assert!(md.contains("the 999,900 rows"), "{md}");
+        let json: serde_json::Value = serde_json::from_str(&r.json().unwrap()).unwrap();
+        let modes = &json["backends"][0]["pagination_depth"]["modes"];
+        assert_eq!(modes[1]["mode"], "offset");
+        assert_eq!(modes[1]["deep_page"], 10_000);
     }
 }

@@ -308,7 +308,7 @@ async fn answer(text: &str, pool: &Pool) -> String {
                 questions::table
                     .filter(questions::id.eq(pk))
                     .select(Question::as_select())
-                    .first(conn)
+                    .get_result(conn)
             });
             match row {
                 Ok(row) => data(method, id, 200, row),

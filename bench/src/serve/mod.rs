@@ -21,20 +21,10 @@ pub(crate) const NOOP_METHOD: &str = "bench.noop";
 /// copies.
 pub(crate) const POOL_SIZE: u32 = 8;
 
-/// The size of each connection's read buffer: the default of the framework's
-/// `Limits::read_buffer_size`.
-const READ_BUFFER_SIZE: usize = 4 * 1024;
-
-/// The WebSocket settings of the baseline and echo servers: those the framework's
-/// `Limits::websocket_config` derives from its default limits (`websocket_config` itself
-/// is private to the framework, so its values are repeated here).
+/// The WebSocket settings of the baseline and echo servers: exactly those of the
+/// framework's default limits.
 pub(crate) fn websocket_config() -> WebSocketConfig {
-    let max_message_size = channels_api::Limits::default().get_max_message_size();
-    WebSocketConfig::default()
-        .read_buffer_size(READ_BUFFER_SIZE)
-        .write_buffer_size(0)
-        .max_message_size(Some(max_message_size))
-        .max_frame_size(Some(max_message_size))
+    channels_api::Limits::default().websocket_config()
 }
 
 /// Runs the server `options` describe until the process is killed.
