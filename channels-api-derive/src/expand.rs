@@ -423,24 +423,33 @@ fn expand_model(model: &Model<'_>) -> TokenStream {
     let update = if changeable.is_empty() {
         quote!(<Self as __cp::Model>::find(conn, pk, scope))
     } else {
+        let values: Vec<_> = changeable_fields
+            .iter()
+            .map(|f| quote::format_ident!("__v_{}", f.ident))
+            .collect();
+        let finish = quote! {
+            .returning(Self::as_returning())
+            .get_result(__conn)
+            .optional()
+        };
         per_backend(|backend| {
             let where_fn = backend.where_fn();
-            let set = quote! {
-                .set(( #( changes.#change_idents.map(|__value| #change_columns.eq(__value)), )* ))
-                .returning(Self::as_returning())
-                .get_result(__conn)
-                .optional()
-            };
+            let target = quote!(#table::table.filter(#table::#pk_col.eq(pk)));
             quote! {
                 match #where_fn(scope) {
-                    __cp::Option::None => __cp::diesel::update(
-                        #table::table.filter(#table::#pk_col.eq(pk)),
-                    )
-                    #set,
-                    __cp::Option::Some(__scope) => __cp::diesel::update(
-                        #table::table.filter(#table::#pk_col.eq(pk)).filter(__scope),
-                    )
-                    #set,
+                    // Every field set (an update): a statement of fixed shape, which Diesel
+                    // keeps prepared; a changeset of options is prepared anew each time.
+                    __cp::Option::None => match ( #( changes.#change_idents, )* ) {
+                        ( #( __cp::Option::Some(#values), )* ) => __cp::diesel::update(#target)
+                            .set(( #( #change_columns.eq(#values), )* ))
+                            #finish,
+                        ( #( #values, )* ) => __cp::diesel::update(#target)
+                            .set(( #( #values.map(|__value| #change_columns.eq(__value)), )* ))
+                            #finish,
+                    },
+                    __cp::Option::Some(__scope) => __cp::diesel::update(#target.filter(__scope))
+                        .set(( #( changes.#change_idents.map(|__value| #change_columns.eq(__value)), )* ))
+                        #finish,
                 }
             }
         })
