@@ -62,9 +62,8 @@ impl Proxy {
         let listener = loop {
             match TcpListener::bind(self.addr).await {
                 Ok(listener) => break listener,
-                Err(e) if attempts < 50 => {
+                Err(_) if attempts < 50 => {
                     attempts += 1;
-                    let _ = e;
                     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 }
                 Err(e) => panic!("rebind proxy on {}: {e}", self.addr),
