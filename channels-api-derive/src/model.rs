@@ -131,19 +131,6 @@ impl<'a> Model<'a> {
             });
         }
 
-        for name in &container.read_only {
-            match fields.iter_mut().find(|f| f.ident == name) {
-                Some(field) => field.read_only = true,
-                None => cx.error_spanned_by(
-                    name,
-                    format!(
-                        "`read_only` names `{name}`, but `{}` has no such field",
-                        input.ident
-                    ),
-                ),
-            }
-        }
-
         let mut field_indexes = |names: &[Ident], option: &str| -> Vec<usize> {
             let mut indexes = Vec::new();
             for name in names {
@@ -163,8 +150,12 @@ impl<'a> Model<'a> {
             }
             indexes
         };
+        let read_only = field_indexes(&container.read_only, "read_only");
         let filter = field_indexes(&container.filter, "filter");
         let ordering = field_indexes(&container.ordering, "ordering");
+        for i in read_only {
+            fields[i].read_only = true;
+        }
 
         let table = match container.table_name {
             Some(table) => table,

@@ -413,30 +413,13 @@ impl Endpoint {
             resource: resource.name,
             method,
         };
-        if let Err(error) = (resource.authorize)(&ctx) {
-            return respond_error(&error, out);
-        }
-        let Some(Outcome::Running(future)) =
-            (resource.dispatch)(method, Call::Run(&ctx, &request.payload))
-        else {
-            return respond_error(&self.unknown_method(resource, method), out);
-        };
-        let result = match AssertUnwindSafe(future).catch_unwind().await {
-            Ok(result) => result,
-            Err(panic) => {
-                let what = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
-                tracing::error!(
-                    resource = resource.name,
-                    method,
-                    panic = %what,
-                    "method panicked"
-                );
-                Err(ApiError::internal())
-            }
+        // From here on, answers come from the resource and use its formatter.
+        let result = match (resource.authorize)(&ctx) {
+            Err(error) => Err(error),
+            Ok(()) => match (resource.dispatch)(method, Call::Run(&ctx, &request.payload)) {
+                Some(Outcome::Running(future)) => run(future, resource.name, method).await,
+                _ => Err(self.unknown_method(resource, method)),
+            },
         };
         if let Ok(reply) = &result {
             // The envelope is small; the data is copied once, with no regrowth.
@@ -525,6 +508,26 @@ impl Endpoint {
     pub(crate) fn format_error(&self, error: &ApiError, out: &mut String) {
         self.formatter
             .format(&error_response(None, None, error), out);
+    }
+}
+
+/// Runs a method's future, turning a panic into a 500 that leaks nothing.
+async fn run(
+    future: crate::consumer::MethodFuture<'_>,
+    resource: &str,
+    method: &str,
+) -> Result<crate::Reply, ApiError> {
+    match AssertUnwindSafe(future).catch_unwind().await {
+        Ok(result) => result,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(resource, method, panic = %what, "method panicked");
+            Err(ApiError::internal())
+        }
     }
 }
 
