@@ -481,13 +481,14 @@ fn expand_model(model: &Model<'_>) -> TokenStream {
             let wire = &field.wire;
             let column = &field.column;
             quote! {
-                (#wire, false) => __query.then_order_by(#table::#column.asc()),
-                (#wire, true) => __query.then_order_by(#table::#column.desc()),
+                (#wire, false) => __order.push(__cp::Box::new(#table::#column.asc())),
+                (#wire, true) => __order.push(__cp::Box::new(#table::#column.desc())),
             }
         })
         .collect();
     let list = per_backend(|backend| {
         let where_fn = backend.where_fn();
+        let db = backend.ty();
         quote! {
             if query.filters.is_empty() && query.ordering.is_empty() {
                 let __rows = #table::table
@@ -507,17 +508,19 @@ fn expand_model(model: &Model<'_>) -> TokenStream {
             if let __cp::Option::Some(__where) = #where_fn(&query.filters) {
                 __query = __query.filter(__where);
             }
+            let mut __order: __cp::Vec<
+                __cp::Box<dyn __cp::diesel::query_builder::QueryFragment<#db> + Send>,
+            > = __cp::Vec::with_capacity(query.ordering.len() + 1);
             for __key in &query.ordering {
                 #[allow(unreachable_patterns)]
-                {
-                    __query = match (__key.field, __key.descending) {
-                        #( #order_arms )*
-                        _ => __query,
-                    };
+                match (__key.field, __key.descending) {
+                    #( #order_arms )*
+                    _ => {}
                 }
             }
+            __order.push(__cp::Box::new(#table::#pk_col.asc()));
             let __rows = __query
-                .then_order_by(#table::#pk_col.asc())
+                .order(__cp::OrderList(__order))
                 .limit(query.limit)
                 .offset(query.offset)
                 .load(__conn)?;

@@ -370,6 +370,7 @@ pub mod builtin {
         filters.extend(parse_filters::<M::Filter>(
             payload,
             M::FILTER_FIELDS,
+            ctx.limits(),
             &mut errors,
         ));
         let ordering = parse_ordering(payload, M::ORDER_FIELDS, &mut errors);
@@ -464,11 +465,7 @@ pub mod builtin {
         let mut status = 400;
         for error in a.into_iter().chain(b) {
             status = error.status();
-            for (field, messages) in error.errors().iter() {
-                for message in messages {
-                    errors.add(field.to_owned(), message.clone());
-                }
-            }
+            errors.extend(error.errors());
         }
         ApiError::with_errors(status, errors)
     }

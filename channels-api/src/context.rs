@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use crate::auth::User;
 use crate::database::Database;
+use crate::limits::Limits;
 
 /// Facts about one WebSocket connection, fixed at the handshake.
 #[derive(Clone)]
@@ -50,6 +51,7 @@ pub struct Context<'a> {
     pub(crate) connection: &'a ConnectionInfo,
     pub(crate) resource: &'static str,
     pub(crate) method: &'static str,
+    pub(crate) limits: &'a Limits,
 }
 
 impl<'a> Context<'a> {
@@ -82,5 +84,10 @@ impl<'a> Context<'a> {
     /// The method the request addressed (`create` in `question.create`).
     pub fn method(&self) -> &'static str {
         self.method
+    }
+
+    /// The limits the server applies to this connection.
+    pub fn limits(&self) -> &'a Limits {
+        self.limits
     }
 }

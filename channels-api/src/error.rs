@@ -40,37 +40,94 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 ///
 /// Keys are field names, `"method"`, or `"non_field_errors"` for what concerns no single
 /// field; each holds messages a person can act on.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
-pub struct Errors(BTreeMap<Cow<'static, str>, Vec<String>>);
+///
+/// An answer never grows with what a hostile request sent: at most
+/// [`Errors::MAX_MESSAGES`] messages are kept, each key and message is cut short
+/// ([`Errors::MAX_KEY`], [`Errors::MAX_MESSAGE`]), and the messages left out are counted
+/// under `non_field_errors`
+/// ("… and 9 more problems").
+///
+/// ```
+/// use channels_api::Errors;
+/// let mut errors = Errors::new();
+/// for i in 0..1000 {
+///     errors.add(format!("key{i}"), "no such field");
+/// }
+/// let json = serde_json::to_value(&errors).unwrap();
+/// assert_eq!(json.as_object().unwrap().len(), Errors::MAX_MESSAGES + 1);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Errors {
+    fields: BTreeMap<Cow<'static, str>, Vec<String>>,
+    kept: usize,
+    omitted: usize,
+}
 
 impl Errors {
     /// The key for errors that concern no single field.
     pub const NON_FIELD: &'static str = "non_field_errors";
+
+    /// The most messages one answer carries; the rest are counted.
+    pub const MAX_MESSAGES: usize = 20;
+
+    /// The longest key kept, in bytes; a longer one is cut and ends in `…`.
+    pub const MAX_KEY: usize = 200;
+
+    /// The longest message kept, in bytes; a longer one is cut and ends in `…`.
+    pub const MAX_MESSAGE: usize = 1000;
 
     /// No errors yet.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Adds `message` under `field`.
+    /// Adds `message` under `field`. Past [`Errors::MAX_MESSAGES`] messages, it is only
+    /// counted.
     pub fn add(&mut self, field: impl Into<Cow<'static, str>>, message: impl Into<String>) {
-        self.0.entry(field.into()).or_default().push(message.into());
+        if self.kept >= Self::MAX_MESSAGES {
+            self.omitted += 1;
+            return;
+        }
+        self.kept += 1;
+        let field = match field.into() {
+            Cow::Owned(field) => Cow::Owned(clip(field, Self::MAX_KEY)),
+            borrowed => borrowed,
+        };
+        self.fields
+            .entry(field)
+            .or_default()
+            .push(clip(message.into(), Self::MAX_MESSAGE));
     }
 
     /// Whether no message was added.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.kept == 0 && self.omitted == 0
     }
 
     /// The messages under `field`.
     pub fn get(&self, field: &str) -> Option<&[String]> {
-        self.0.get(field).map(Vec::as_slice)
+        self.fields.get(field).map(Vec::as_slice)
     }
 
-    /// Every field and its messages, ordered by field name.
+    /// Every field and its messages, ordered by field name (without the count of
+    /// messages left out).
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[String])> {
-        self.0.iter().map(|(k, v)| (k.as_ref(), v.as_slice()))
+        self.fields.iter().map(|(k, v)| (k.as_ref(), v.as_slice()))
+    }
+
+    /// How many messages were left out past [`Errors::MAX_MESSAGES`].
+    pub fn omitted(&self) -> usize {
+        self.omitted
+    }
+
+    /// Adds every message of `other`, and its count of those left out.
+    pub fn extend(&mut self, other: &Errors) {
+        for (field, messages) in other.iter() {
+            for message in messages {
+                self.add(field.to_owned(), message.clone());
+            }
+        }
+        self.omitted += other.omitted;
     }
 
     /// `Ok(())` when empty, otherwise a 400 [`ApiError`] carrying these errors.
@@ -81,6 +138,54 @@ impl Errors {
             Err(ApiError::with_errors(400, self))
         }
     }
+}
+
+impl Serialize for Errors {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        let more = (self.omitted > 0).then(|| {
+            let noun = if self.omitted == 1 {
+                "problem"
+            } else {
+                "problems"
+            };
+            format!("… and {} more {noun}", self.omitted)
+        });
+        let mut more_written = false;
+        for (field, messages) in &self.fields {
+            if field == Self::NON_FIELD
+                && let Some(more) = &more
+            {
+                let all: Vec<&str> = messages
+                    .iter()
+                    .map(String::as_str)
+                    .chain([more.as_str()])
+                    .collect();
+                map.serialize_entry(field, &all)?;
+                more_written = true;
+            } else {
+                map.serialize_entry(field, messages)?;
+            }
+        }
+        if let (Some(more), false) = (&more, more_written) {
+            map.serialize_entry(Self::NON_FIELD, &[more])?;
+        }
+        map.end()
+    }
+}
+
+/// `text` cut to at most `max` bytes, on a character boundary.
+fn clip(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    text
 }
 
 /// A failed request, as the client will see it: an HTTP-like status and the errors by

@@ -66,6 +66,7 @@ pub mod server;
 #[cfg(feature = "validator")]
 pub mod validation;
 
+mod connection;
 mod debugger;
 mod handshake;
 

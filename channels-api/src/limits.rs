@@ -18,6 +18,14 @@ pub struct Limits {
     pub(crate) max_json_depth: usize,
     pub(crate) handshake_timeout: Duration,
     pub(crate) read_buffer_size: usize,
+    pub(crate) message_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) write_timeout: Duration,
+    pub(crate) max_connections: usize,
+    pub(crate) shutdown_timeout: Duration,
+    pub(crate) max_keys: usize,
+    pub(crate) max_filters: usize,
+    pub(crate) max_list_items: usize,
 }
 
 impl Default for Limits {
@@ -27,6 +35,14 @@ impl Default for Limits {
             max_json_depth: 64,
             handshake_timeout: Duration::from_secs(10),
             read_buffer_size: 4 * 1024,
+            message_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(120),
+            write_timeout: Duration::from_secs(30),
+            max_connections: 10_000,
+            shutdown_timeout: Duration::from_secs(10),
+            max_keys: 64,
+            max_filters: 16,
+            max_list_items: 500,
         }
     }
 }
@@ -57,15 +73,76 @@ impl Limits {
         self
     }
 
+    /// How long a message may take to arrive, from its first byte to its last fragment
+    /// (default 30 s). A message still incomplete then closes the connection with code
+    /// 1008, and the memory its fragments held is freed.
+    pub fn message_timeout(mut self, timeout: Duration) -> Self {
+        self.message_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How long a connection may stay silent (default 120 s). Halfway through, the
+    /// server sends a ping, which every WebSocket client answers by itself; a connection
+    /// that stays silent past the timeout is closed with code 1001.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout.max(Duration::from_millis(2));
+        self
+    }
+
+    /// How long writing one answer may take (default 30 s). A client that stops reading
+    /// blocks its own answers only; past this time its connection is dropped.
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How many connections may be open at once, handshakes under way included
+    /// (default 10,000). Past it, a new client is refused with HTTP 503 and a
+    /// `Retry-After` header.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.max_connections = connections.max(1);
+        self
+    }
+
+    /// How long a shutdown waits for requests being answered to finish and for clients
+    /// to acknowledge the 1001 close (default 10 s); then the server returns anyway.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
     /// The size of each connection's read buffer, in bytes (default 4 KiB). It is
     /// allocated for every open connection, so it sets most of what an idle connection
-    /// costs; messages larger than it are still read whole.
+    /// costs; a larger message grows it for as long as that message is answered, then it
+    /// shrinks back.
     pub fn read_buffer_size(mut self, bytes: usize) -> Self {
         self.read_buffer_size = bytes.max(256);
         self
     }
 
-    /// The WebSocket library's settings these limits give: the read buffer, no write
+    /// How many keys one request may carry besides `method` and `request_id` (default
+    /// 64). A request with more is answered with status 400 before any of them is read.
+    pub fn max_keys(mut self, keys: usize) -> Self {
+        self.max_keys = keys.max(1);
+        self
+    }
+
+    /// How many filters one `list` request may combine (default 16), the consumer's own
+    /// scope not counted. More is a 400 before any query is built.
+    pub fn max_filters(mut self, filters: usize) -> Self {
+        self.max_filters = filters.max(1);
+        self
+    }
+
+    /// How many values one list-valued filter (`id__in`) may carry (default 500). More is
+    /// a 400 naming the filter.
+    pub fn max_list_items(mut self, items: usize) -> Self {
+        self.max_list_items = items.max(1);
+        self
+    }
+
+    /// The same limits as settings of the `tungstenite` WebSocket library, for a client
+    /// or a hand-written server that should match this server: the read buffer, no write
     /// buffer (each answer is written at once), and the message size limit for messages
     /// and frames alike.
     pub fn websocket_config(&self) -> WebSocketConfig {

@@ -29,6 +29,48 @@ diesel::define_sql_function! {
     fn instr(haystack: diesel::sql_types::Nullable<diesel::sql_types::Text>, needle: diesel::sql_types::Text) -> diesel::sql_types::Nullable<diesel::sql_types::Integer>;
 }
 
+/// An `ORDER BY` list chosen at run time, written out flat: `a DESC, b ASC, id ASC`.
+///
+/// Diesel's `then_order_by` on a boxed query nests each key inside the previous ones, and
+/// walking that nest costs time exponential in the number of keys; this list costs one
+/// step per key. The generated `list` builds it from the model's own columns only.
+pub struct OrderList<DB: diesel::backend::Backend>(
+    pub Vec<Box<dyn diesel::query_builder::QueryFragment<DB> + Send>>,
+);
+
+impl<DB: diesel::backend::Backend> std::fmt::Debug for OrderList<DB> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "OrderList({} keys)", self.0.len())
+    }
+}
+
+impl<DB: diesel::backend::Backend> diesel::Expression for OrderList<DB> {
+    // An ordering has no SQL type of its own; Diesel asks for one all the same.
+    type SqlType = diesel::sql_types::Bool;
+}
+
+impl<DB: diesel::backend::Backend, QS> diesel::AppearsOnTable<QS> for OrderList<DB> {}
+
+impl<DB: diesel::backend::Backend> diesel::query_builder::QueryId for OrderList<DB> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<DB: diesel::backend::Backend> diesel::query_builder::QueryFragment<DB> for OrderList<DB> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut pass: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> QueryResult<()> {
+        for (index, key) in self.0.iter().enumerate() {
+            if index > 0 {
+                pass.push_sql(", ");
+            }
+            key.walk_ast(pass.reborrow())?;
+        }
+        Ok(())
+    }
+}
+
 /// Reads the connection's scope from the function named in `queryset = ...`.
 pub fn scope_filters<F: Filters>(
     scope: Result<Scope, ApiError>,

@@ -14,6 +14,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 
 use crate::error::{ApiError, Errors};
+use crate::limits::Limits;
 
 /// The fields of a request other than `method` and `request_id`, as borrowed JSON slices.
 #[derive(Debug, Default)]
@@ -78,15 +79,43 @@ impl<'a> Payload<'a> {
 pub const REQUIRED: &str = "this field is required";
 
 /// Deserializes one field's JSON into `T`, with a message a person can act on.
+///
+/// Text holding the NUL character is refused here, for every backend alike: PostgreSQL
+/// cannot store it, and a value one backend stores and another refuses is a trap.
 #[doc(hidden)]
 pub fn field_value<T: DeserializeOwned>(raw: &RawValue) -> Result<T, String> {
+    if has_nul_escape(raw.get()) {
+        return Err("text may not contain the NUL character (\\u0000)".to_owned());
+    }
     serde_json::from_str(raw.get()).map_err(|e| humanize(&e.to_string()))
+}
+
+/// Whether JSON text holds the escape `\u0000` (JSON strings cannot hold a raw NUL).
+fn has_nul_escape(json: &str) -> bool {
+    let bytes = json.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' {
+            if bytes[i + 1..].starts_with(b"u0000") {
+                return true;
+            }
+            // Skip the escaped character, so `\\u0000` (a backslash, then text) is not
+            // taken for an escape.
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    false
 }
 
 /// A request, parsed from a frame's text.
 #[derive(Debug)]
 pub(crate) struct Request<'a> {
-    /// `method` as sent: its raw JSON string, echoed in the response.
+    /// `method` as sent.
+    method_raw: Option<&'a RawValue>,
+    /// `method` as echoed in the response: its raw JSON string, unless that is not valid
+    /// Unicode.
     pub(crate) method_json: Option<&'a RawValue>,
     pub(crate) request_id: Option<&'a RawValue>,
     pub(crate) payload: Payload<'a>,
@@ -102,9 +131,9 @@ pub(crate) struct BadRequest<'a> {
 }
 
 impl<'a> Request<'a> {
-    /// Parses a frame. Nesting deeper than `max_depth` is refused before any parsing, so a
-    /// hostile frame costs one linear scan.
-    pub(crate) fn parse(text: &'a str, max_depth: usize) -> Result<Self, Box<BadRequest<'a>>> {
+    /// Parses a frame. Nesting deeper than the limit is refused before any parsing, so a
+    /// hostile frame costs one linear scan; so are more keys than the limit allows.
+    pub(crate) fn parse(text: &'a str, limits: &Limits) -> Result<Self, Box<BadRequest<'a>>> {
         let bad = |error| {
             Box::new(BadRequest {
                 method_json: None,
@@ -112,6 +141,7 @@ impl<'a> Request<'a> {
                 error,
             })
         };
+        let max_depth = limits.max_json_depth;
         if nesting_depth_exceeds(text, max_depth) {
             return Err(bad(ApiError::bad_request(format!(
                 "JSON nested deeper than {max_depth} levels"
@@ -140,30 +170,60 @@ impl<'a> Request<'a> {
             }
             _ => true,
         });
-        let request = Request {
+        // Only what is valid JSON text of a string goes back verbatim: a lone surrogate
+        // escape (`"\ud800"`) would make the answer invalid for strict parsers.
+        let method_raw = method_json;
+        let method_json = method_json.filter(|raw| !is_broken_string(raw));
+        let echoable_id = request_id.filter(|raw| !is_broken_string(raw));
+        let refuse = |error| {
+            Box::new(BadRequest {
+                method_json,
+                request_id: echoable_id,
+                error,
+            })
+        };
+        if let Some(id) = request_id {
+            let scalar = !matches!(id.get().as_bytes().first(), Some(b'{' | b'['));
+            if !scalar || echoable_id.is_none() {
+                return Err(Box::new(BadRequest {
+                    method_json,
+                    request_id: None,
+                    error: ApiError::field(
+                        400,
+                        "request_id",
+                        "must be a string, a number, a boolean or null",
+                    ),
+                }));
+            }
+        }
+        if fields.len() > limits.max_keys {
+            return Err(refuse(ApiError::bad_request(format!(
+                "too many keys: a request carries at most {} besides `method` and \
+                 `request_id`",
+                limits.max_keys
+            ))));
+        }
+        // At most `max_keys` keys: comparing each pair stays cheap.
+        for (index, (key, _)) in fields.iter().enumerate() {
+            if fields[..index].iter().any(|(earlier, _)| earlier == key) {
+                return Err(refuse(ApiError::field(
+                    400,
+                    key.to_string(),
+                    "sent more than once: send each key once",
+                )));
+            }
+        }
+        Ok(Request {
+            method_raw,
             method_json,
             request_id,
             payload: Payload { fields },
-        };
-        if let Some(id) = request.request_id
-            && matches!(id.get().as_bytes().first(), Some(b'{' | b'['))
-        {
-            return Err(Box::new(BadRequest {
-                method_json: request.method_json,
-                request_id: None,
-                error: ApiError::field(
-                    400,
-                    "request_id",
-                    "must be a string, a number, a boolean or null",
-                ),
-            }));
-        }
-        Ok(request)
+        })
     }
 
     /// The method as a string, or the 400 that says what is wrong with it.
     pub(crate) fn method(&self) -> Result<Cow<'a, str>, ApiError> {
-        let Some(raw) = self.method_json else {
+        let Some(raw) = self.method_raw else {
             return Err(ApiError::field(
                 400,
                 "method",
@@ -179,6 +239,12 @@ impl<'a> Request<'a> {
             )),
         }
     }
+}
+
+/// Whether `raw` is a JSON string that does not decode to valid Unicode (a lone surrogate
+/// escape).
+fn is_broken_string(raw: &RawValue) -> bool {
+    raw.get().starts_with('"') && serde_json::from_str::<BorrowedStr<'_>>(raw.get()).is_err()
 }
 
 /// A JSON string, borrowed from the frame when it has no escapes.
@@ -561,7 +627,11 @@ mod tests {
     use serde_json::json;
 
     fn parse(text: &str) -> Request<'_> {
-        Request::parse(text, 64).unwrap()
+        Request::parse(text, &Limits::default()).unwrap()
+    }
+
+    fn parse_err(text: &str) -> Box<BadRequest<'_>> {
+        Request::parse(text, &Limits::default()).unwrap_err()
     }
 
     #[test]
@@ -575,21 +645,21 @@ mod tests {
 
     #[test]
     fn classifies_bad_frames() {
-        let e = Request::parse("{nope", 64).unwrap_err();
+        let e = parse_err("{nope");
         assert!(
             e.error.to_string().contains("malformed JSON"),
             "{}",
             e.error
         );
-        let e = Request::parse("[1, 2]", 64).unwrap_err();
+        let e = parse_err("[1, 2]");
         assert!(e.error.to_string().contains("JSON object"), "{}", e.error);
         let deep = format!("{{\"a\":{}{}}}", "[".repeat(100), "]".repeat(100));
-        let e = Request::parse(&deep, 64).unwrap_err();
+        let e = parse_err(&deep);
         assert!(e.error.to_string().contains("nested"), "{}", e.error);
         // Brackets inside strings do not count.
         let text = format!("{{\"a\":\"{}\"}}", "[".repeat(100));
-        assert!(Request::parse(&text, 64).is_ok());
-        let e = Request::parse(r#"{"method":"q.list","request_id":{"a":1}}"#, 64).unwrap_err();
+        assert!(Request::parse(&text, &Limits::default()).is_ok());
+        let e = parse_err(r#"{"method":"q.list","request_id":{"a":1}}"#);
         assert_eq!(e.error.errors().get("request_id").unwrap().len(), 1);
         let r = parse(r#"{"request_id":1}"#);
         assert_eq!(
@@ -598,6 +668,38 @@ mod tests {
         );
         let r = parse(r#"{"method":5}"#);
         assert!(r.method().is_err());
+    }
+
+    #[test]
+    fn refuses_what_would_echo_broken_text_or_cost_too_much() {
+        // A lone surrogate is never echoed: not as the method, not as the request id.
+        let e = parse_err(r#"{"method":"q.list","request_id":"\ud800"}"#);
+        assert!(e.request_id.is_none());
+        assert_eq!(e.error.errors().get("request_id").unwrap().len(), 1);
+        let r = parse(r#"{"method":"\udfff.x","request_id":1}"#);
+        assert!(r.method_json.is_none());
+        assert!(r.method().is_err());
+        // A pair is fine.
+        let r = parse(r#"{"method":"q.x","request_id":"\ud83d\ude00"}"#);
+        assert!(r.request_id.is_some());
+        // Keys past the limit are refused before anything reads them.
+        let many: Vec<String> = (0..65).map(|i| format!("\"k{i}\":1")).collect();
+        let text = format!("{{\"method\":\"q.x\",\"request_id\":3,{}}}", many.join(","));
+        let e = parse_err(&text);
+        assert_eq!(e.request_id.unwrap().get(), "3");
+        assert!(e.error.to_string().contains("too many keys"), "{}", e.error);
+    }
+
+    #[test]
+    fn refuses_nul_in_text() {
+        let raw = |json: &str| RawValue::from_string(json.to_owned()).unwrap();
+        assert!(field_value::<String>(&raw(r#""a\u0000b""#)).is_err());
+        assert!(field_value::<Vec<String>>(&raw(r#"["x", "\u0000"]"#)).is_err());
+        assert_eq!(
+            field_value::<String>(&raw(r#""a\\u0000b""#)).unwrap(),
+            "a\\u0000b"
+        );
+        assert_eq!(field_value::<String>(&raw(r#""\u0001""#)).unwrap(), "\u{1}");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::error::{ApiError, Errors};
+use crate::limits::Limits;
 use crate::protocol::Payload;
 
 /// How a filter compares a field with its value: the part after `__` in `votes__gte`.
@@ -185,12 +186,29 @@ impl Scope {
 const LIST_KEYS: &[&str] = &["page", "page_size", "ordering", "cursor"];
 
 /// Reads the filters of a `list` request: every key but [`LIST_KEYS`], on the fields in
-/// `allowed`. All problems are reported at once.
+/// `allowed`. All problems are reported at once. Counts are checked before any value is
+/// read: at most [`Limits::max_filters`] filters, each list at most
+/// [`Limits::max_list_items`] long.
 pub(crate) fn parse_filters<F: Filters>(
     payload: &Payload<'_>,
     allowed: &[&str],
+    limits: &Limits,
     errors: &mut Errors,
 ) -> Vec<F> {
+    let keys = payload
+        .fields()
+        .filter(|(key, _)| !LIST_KEYS.contains(key))
+        .count();
+    if keys > limits.max_filters {
+        errors.add(
+            Errors::NON_FIELD,
+            format!(
+                "too many filters: {keys} sent, at most {} may be combined",
+                limits.max_filters
+            ),
+        );
+        return Vec::new();
+    }
     let mut filters = Vec::new();
     for (key, raw) in payload.fields() {
         if LIST_KEYS.contains(&key) {
@@ -207,6 +225,19 @@ pub(crate) fn parse_filters<F: Filters>(
                 )
             };
             errors.add(key.to_owned(), message);
+            continue;
+        }
+        if lookup == Lookup::In
+            && let Some(items) = count_items(raw)
+            && items > limits.max_list_items
+        {
+            errors.add(
+                key.to_owned(),
+                format!(
+                    "too many values: {items} sent, at most {}",
+                    limits.max_list_items
+                ),
+            );
             continue;
         }
         match F::parse(field, lookup, raw) {
@@ -226,42 +257,74 @@ pub(crate) fn parse_filters<F: Filters>(
     filters
 }
 
+/// How many items the JSON array `raw` holds, counted without keeping them; `None` when
+/// it is not an array.
+fn count_items(raw: &RawValue) -> Option<usize> {
+    struct Count;
+    impl<'de> serde::de::Visitor<'de> for Count {
+        type Value = usize;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
+            let mut n = 0;
+            while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                n += 1;
+            }
+            Ok(n)
+        }
+    }
+    let mut deserializer = serde_json::Deserializer::from_str(raw.get());
+    serde::Deserializer::deserialize_seq(&mut deserializer, Count).ok()
+}
+
 /// Reads `ordering`: `"-pub_date,id"` or `["-pub_date", "id"]`, on the fields in
-/// `allowed`.
+/// `allowed`, each at most once (so there are never more keys than orderable fields).
 pub(crate) fn parse_ordering(
     payload: &Payload<'_>,
     allowed: &'static [&'static str],
     errors: &mut Errors,
 ) -> Vec<OrderKey> {
+    const EXPECTED: &str =
+        "expected field names such as \"-pub_date,id\" or [\"-pub_date\", \"id\"]";
     let Some(raw) = payload.raw("ordering") else {
         return Vec::new();
     };
     let keys: Vec<String> = match serde_json::from_str::<serde_json::Value>(raw.get()) {
         Ok(serde_json::Value::String(s)) => s.split(',').map(|k| k.trim().to_owned()).collect(),
-        Ok(serde_json::Value::Array(items)) => items
-            .into_iter()
-            .map(|item| item.as_str().unwrap_or_default().to_owned())
-            .collect(),
+        Ok(serde_json::Value::Array(items)) => {
+            let mut keys = Vec::with_capacity(items.len());
+            for item in items {
+                match item {
+                    serde_json::Value::String(key) => keys.push(key),
+                    _ => {
+                        errors.add("ordering", EXPECTED);
+                        return Vec::new();
+                    }
+                }
+            }
+            keys
+        }
         _ => {
-            errors.add(
-                "ordering",
-                "expected field names such as \"-pub_date,id\" or [\"-pub_date\", \"id\"]",
-            );
+            errors.add("ordering", EXPECTED);
             return Vec::new();
         }
     };
-    let mut ordering = Vec::new();
-    for key in keys {
+    if allowed.is_empty() {
+        errors.add("ordering", "this resource cannot be ordered");
+        return Vec::new();
+    }
+    let mut ordering: Vec<OrderKey> = Vec::with_capacity(allowed.len());
+    for key in &keys {
         let (name, descending) = match key.strip_prefix('-') {
             Some(name) => (name, true),
             None => (key.as_str(), false),
         };
         match allowed.iter().find(|f| **f == name) {
-            Some(field) => ordering.push(OrderKey { field, descending }),
-            None if allowed.is_empty() => {
-                errors.add("ordering", "this resource cannot be ordered");
-                return Vec::new();
+            Some(field) if ordering.iter().any(|k| k.field == *field) => {
+                errors.add("ordering", format!("`{name}` appears more than once"));
             }
+            Some(field) => ordering.push(OrderKey { field, descending }),
             None => errors.add(
                 "ordering",
                 format!("cannot order by `{name}`; order by: {}", allowed.join(", ")),

@@ -379,7 +379,7 @@ impl Endpoint {
         limits: &Limits,
         out: &mut String,
     ) {
-        let request = match Request::parse(text, limits.max_json_depth) {
+        let request = match Request::parse(text, limits) {
             Ok(request) => request,
             Err(bad) => {
                 let response = error_response(bad.method_json, bad.request_id, &bad.error);
@@ -412,6 +412,7 @@ impl Endpoint {
             connection,
             resource: resource.name,
             method,
+            limits,
         };
         // From here on, answers come from the resource and use its formatter.
         let result = match (resource.authorize)(&ctx) {
@@ -444,8 +445,8 @@ impl Endpoint {
                 404,
                 "method",
                 format!(
-                    "`{method}` names no method: use \"resource.method\"; available: {}",
-                    self.all_methods()
+                    "`{method}` names no method: use \"resource.method\"; {}",
+                    self.resource_names()
                 ),
             ));
         };
@@ -454,8 +455,8 @@ impl Endpoint {
                 404,
                 "method",
                 format!(
-                    "unknown resource `{resource_name}`; available: {}",
-                    self.all_methods()
+                    "unknown resource `{resource_name}`; {}",
+                    self.resource_names()
                 ),
             ));
         };
@@ -494,14 +495,13 @@ impl Endpoint {
         }
     }
 
-    fn all_methods(&self) -> String {
-        let mut names = vec![format!("{API}.schema")];
-        for resource in &self.resources {
-            for method in resource.methods {
-                names.push(format!("{}.{method}", resource.name));
-            }
-        }
-        names.join(", ")
+    /// The resources of this path, for a message about a name that is none of them.
+    fn resource_names(&self) -> String {
+        let names: Vec<&str> = self.resources.iter().map(|r| r.name).collect();
+        format!(
+            "resources: {}; `{API}.schema` lists their methods",
+            names.join(", ")
+        )
     }
 
     /// Formats an error that concerns no request (a binary frame).

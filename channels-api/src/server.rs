@@ -7,19 +7,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{Error as WsError, Message, http};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio_tungstenite::tungstenite::http;
 
 use crate::auth::User;
+use crate::connection;
 use crate::context::ConnectionInfo;
 use crate::database::Database;
 use crate::debugger;
-use crate::error::{ApiError, Error};
+use crate::error::Error;
 use crate::handshake::{self, Head, HeadError, HttpResponse};
 use crate::limits::Limits;
 use crate::router::{Endpoint, Gate};
@@ -29,7 +27,6 @@ struct Shared {
     endpoints: Vec<Endpoint>,
     db: Database,
     limits: Limits,
-    websocket: WebSocketConfig,
     gate: Gate,
 }
 
@@ -55,12 +52,10 @@ impl Server {
         limits: Limits,
         gate: Gate,
     ) -> Self {
-        let websocket = limits.websocket_config();
         let shared = Arc::new(Shared {
             endpoints,
             db,
             limits,
-            websocket,
             gate,
         });
         Self { listener, shared }
@@ -76,18 +71,33 @@ impl Server {
         self.run_until(std::future::pending()).await
     }
 
-    /// Serves until `shutdown` resolves; then stops accepting and closes every open
-    /// connection with code 1001 (going away).
+    /// Serves until `shutdown` resolves. Then it stops accepting, lets each connection
+    /// finish the request it is answering, closes every connection with code 1001 (going
+    /// away), and returns once they are all closed or [`Limits::shutdown_timeout`] has
+    /// passed.
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
         let (stop, stopped) = watch::channel(false);
+        // Every connection task holds a sender; when the last one ends, `recv` says so.
+        let (open, mut all_closed) = mpsc::channel::<()>(1);
+        let slots = Arc::new(Semaphore::new(self.shared.limits.max_connections));
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 accepted = self.listener.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        let shared = self.shared.clone();
-                        tokio::spawn(connection(stream, peer, shared, stopped.clone()));
-                    }
+                    Ok((stream, peer)) => match slots.clone().try_acquire_owned() {
+                        Ok(slot) => {
+                            let shared = self.shared.clone();
+                            let (stopped, open) = (stopped.clone(), open.clone());
+                            tokio::spawn(async move {
+                                connection(stream, peer, shared, stopped).await;
+                                drop((slot, open));
+                            });
+                        }
+                        Err(_) => {
+                            tracing::warn!(%peer, "connection limit reached: refused");
+                            tokio::spawn(refuse_busy(stream));
+                        }
+                    },
                     Err(error) => {
                         // Out of file descriptors, most often: wait for some to free up.
                         tracing::warn!(%error, "accept failed");
@@ -97,18 +107,42 @@ impl Server {
                 () = &mut shutdown => break,
             }
         }
-        tracing::info!("shutting down");
+        drop(self.listener);
+        let open_now = self.shared.limits.max_connections - slots.available_permits();
+        tracing::info!(connections = open_now, "shutting down");
         let _ = stop.send(true);
+        drop(open);
+        let grace = self.shared.limits.shutdown_timeout;
+        if tokio::time::timeout(grace, all_closed.recv())
+            .await
+            .is_err()
+        {
+            let left = self.shared.limits.max_connections - slots.available_permits();
+            tracing::warn!(
+                connections = left,
+                "shutdown grace period over; leaving anyway"
+            );
+        }
         Ok(())
     }
 }
 
-/// Handshake, then the read-answer loop of one connection.
-///
-/// Requests on one connection are answered one at a time, in the order they arrive, so a
-/// client's `create` is always visible to its next `retrieve`; pipelined requests wait in
-/// the socket's buffer meanwhile. Connections do not wait for each other: each has its own
-/// task, and database work runs on the blocking pool.
+/// Answers a client over the connection limit with HTTP 503 at once, without reading its
+/// request, and closes.
+async fn refuse_busy(mut stream: TcpStream) {
+    const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\n\
+        Content-Type: text/plain\r\nContent-Length: 21\r\nConnection: close\r\n\r\n\
+        too many connections\n";
+    let answer = async {
+        let _ = stream.write_all(BUSY).await;
+        let _ = stream.shutdown().await;
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), answer).await;
+}
+
+/// Handshake, then the read-answer loop of one connection (see [`connection::serve`]).
+/// Connections do not wait for each other: each has its own task, and database work runs
+/// off the async threads.
 async fn connection(
     mut stream: TcpStream,
     peer: SocketAddr,
@@ -131,16 +165,22 @@ async fn connection(
     let Some((endpoint, rest, user)) = routed else {
         return;
     };
-    let ws =
-        WebSocketStream::from_partially_read(stream, rest, Role::Server, Some(shared.websocket))
-            .await;
     let info = ConnectionInfo {
         peer,
         path: endpoint.path.clone(),
         user,
     };
     tracing::debug!(%peer, path = %info.path, "connected");
-    serve(ws, endpoint, &info, &shared, stopped).await;
+    connection::serve(
+        stream,
+        rest,
+        endpoint,
+        &info,
+        &shared.db,
+        &shared.limits,
+        stopped,
+    )
+    .await;
     tracing::debug!(%peer, "disconnected");
 }
 
@@ -182,8 +222,15 @@ async fn route<'s>(
                     match authenticate(request.clone(), shared.db.clone()).await {
                         Ok(user) => user,
                         Err(error) => {
-                            tracing::debug!(%error, "authentication refused");
-                            let refusal = HttpResponse::text(401, "authentication failed\n");
+                            // The authenticator's own status: 401 or 403 for the client,
+                            // 503 when it could not reach the database.
+                            let refusal = match error.status() {
+                                403 => HttpResponse::text(403, "forbidden\n"),
+                                503 => HttpResponse::text(503, "service unavailable\n"),
+                                500 => HttpResponse::text(500, "internal server error\n"),
+                                _ => HttpResponse::text(401, "authentication failed\n"),
+                            };
+                            tracing::debug!(%error, "handshake refused by the authenticator");
                             handshake::respond(stream, &refusal, false).await?;
                             return Ok(None);
                         }
@@ -216,107 +263,6 @@ async fn route<'s>(
     Ok(None)
 }
 
-/// The read-answer loop of an open WebSocket.
-async fn serve(
-    mut ws: WebSocketStream<TcpStream>,
-    endpoint: &Endpoint,
-    info: &ConnectionInfo,
-    shared: &Shared,
-    mut stopped: watch::Receiver<bool>,
-) {
-    let peer = info.peer;
-    // Registered once for the connection's life: polling a fresh `changed()` per message
-    // would take the channel's shared lock twice per request, across all connections.
-    let shutdown = stopped.changed();
-    tokio::pin!(shutdown);
-    loop {
-        let message = tokio::select! {
-            biased;
-            message = ws.next() => message,
-            _ = &mut shutdown => {
-                close(&mut ws, CloseCode::Away, "server shutting down").await;
-                break;
-            }
-        };
-        let mut out = String::with_capacity(256);
-        match message {
-            None => break,
-            Some(Ok(Message::Text(text))) => {
-                endpoint
-                    .handle(text.as_str(), &shared.db, info, &shared.limits, &mut out)
-                    .await;
-            }
-            Some(Ok(Message::Binary(_))) => {
-                let error = ApiError::bad_request(
-                    "binary frames are not supported: send each request as a JSON text frame",
-                );
-                endpoint.format_error(&error, &mut out);
-            }
-            // Pings are answered by the WebSocket layer; a close is answered there too, and
-            // the stream then ends.
-            Some(Ok(_)) => continue,
-            Some(Err(WsError::Capacity(error))) => {
-                tracing::debug!(%peer, %error, "message over the size limit");
-                close_after_overflow(&mut ws, &shared.limits).await;
-                break;
-            }
-            Some(Err(WsError::Utf8(_))) => {
-                close(&mut ws, CloseCode::Invalid, "text frame is not valid UTF-8").await;
-                break;
-            }
-            Some(Err(error)) => {
-                tracing::debug!(%peer, %error, "connection error");
-                break;
-            }
-        }
-        if ws.send(Message::text(out)).await.is_err() {
-            break;
-        }
-    }
-}
-
-/// Closes with code 1009 after a message over the size limit. The rest of that message is
-/// still on its way, and cannot be read as frames, so it is read as raw bytes and dropped
-/// (for a bounded time and amount): closing a socket with unread data would reset it, and
-/// the client might never see why.
-async fn close_after_overflow(ws: &mut WebSocketStream<TcpStream>, limits: &Limits) {
-    use tokio::io::AsyncReadExt;
-    let frame = CloseFrame {
-        code: CloseCode::Size,
-        reason: "message too big".into(),
-    };
-    if ws.close(Some(frame)).await.is_err() {
-        return;
-    }
-    let budget = limits.max_message_size.saturating_mul(4);
-    let drain = async {
-        // On the heap: a buffer in the future itself would enlarge every connection's task.
-        let mut buf = vec![0u8; 8192];
-        let mut total = 0usize;
-        while total < budget {
-            match ws.get_mut().read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => total += n,
-            }
-        }
-    };
-    let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
-}
-
-/// Sends a close frame, then reads until the client's close arrives (or a second passes),
-/// so the close handshake completes.
-async fn close(ws: &mut WebSocketStream<TcpStream>, code: CloseCode, reason: &'static str) {
-    let frame = CloseFrame {
-        code,
-        reason: reason.into(),
-    };
-    if ws.close(Some(frame)).await.is_err() {
-        return;
-    }
-    let drain = async { while let Some(Ok(_)) = ws.next().await {} };
-    let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,7 +283,6 @@ mod tests {
         let shared = Arc::new(Shared {
             endpoints: Vec::new(),
             db: Database::connect("sqlite::memory:").await.unwrap(),
-            websocket: limits.websocket_config(),
             limits,
             gate: Gate {
                 debugger: None,

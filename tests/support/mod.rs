@@ -18,6 +18,32 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub mod proxy;
+pub mod raw;
+
+/// Runs each named async test function (`async fn name(backend: Backend)`, in the calling
+/// module) once per backend: on SQLite always, on PostgreSQL when asked (`--ignored`).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[ignore = "needs PostgreSQL: set CHANNELS_API_TEST_POSTGRES_URL, run with --ignored"]
+                async fn $name() {
+                    super::$name($crate::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
 
 /// The variable that names the PostgreSQL server of the tests.
 pub const POSTGRES_URL_VAR: &str = "CHANNELS_API_TEST_POSTGRES_URL";

@@ -1,0 +1,520 @@
+//! One open WebSocket: frames in, messages assembled, requests answered in order, and the
+//! close handshake with the code RFC 6455 asks for.
+//!
+//! The frame header is parsed and checked by tungstenite's [`FrameHeader`]; buffers, timers
+//! and message assembly are this module's own, because a server facing hostile clients
+//! must control them:
+//! - the read buffer grows only to fit the frame being read (at most the message limit)
+//!   and shrinks back as soon as that frame is answered, so a connection that once
+//!   received a large message does not keep its peak memory while idle;
+//! - a message whose bytes or fragments stop arriving is dropped after
+//!   [`Limits::message_timeout`], and a silent connection is pinged, then closed after
+//!   [`Limits::idle_timeout`];
+//! - each answer is written straight from the text the formatter produced, within
+//!   [`Limits::write_timeout`], so a client that stops reading holds one answer at most.
+
+use std::io::{Cursor, IoSlice};
+use std::ops::Range;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Control, Data, OpCode};
+
+use crate::context::ConnectionInfo;
+use crate::database::Database;
+use crate::error::ApiError;
+use crate::limits::Limits;
+use crate::router::Endpoint;
+
+/// Serves one upgraded connection until it closes, fails, or the server shuts down.
+///
+/// Requests are answered one at a time, in the order they arrive, so a client's `create`
+/// is always visible to its next `retrieve`; pipelined requests wait in the socket's
+/// buffer meanwhile. On shutdown the request being answered is finished first, then the
+/// connection is closed with 1001.
+pub(crate) async fn serve(
+    stream: TcpStream,
+    rest: Vec<u8>,
+    endpoint: &Endpoint,
+    info: &ConnectionInfo,
+    db: &Database,
+    limits: &Limits,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut socket = Socket::new(stream, rest, limits);
+    // Registered once for the connection's life: polling a fresh `changed()` per message
+    // would take the channel's shared lock twice per request, across all connections.
+    let shutdown = stopped.changed();
+    tokio::pin!(shutdown);
+    loop {
+        let incoming = tokio::select! {
+            biased;
+            incoming = socket.next() => incoming,
+            _ = &mut shutdown => Err(Stop::Close(CloseCode::Away, "server shutting down")),
+        };
+        let mut out = String::with_capacity(256);
+        match incoming {
+            Ok(Incoming::Text(at)) => match socket.text(&at) {
+                Some(text) => endpoint.handle(text, db, info, limits, &mut out).await,
+                None => {
+                    socket
+                        .close(CloseCode::Invalid, "text frame is not valid UTF-8")
+                        .await;
+                    break;
+                }
+            },
+            Ok(Incoming::Binary) => {
+                let error = ApiError::bad_request(
+                    "binary frames are not supported: send each request as a JSON text frame",
+                );
+                endpoint.format_error(&error, &mut out);
+            }
+            Err(Stop::Close(code, reason)) => {
+                tracing::debug!(peer = %info.peer, %code, reason, "closing");
+                socket.close(code, reason).await;
+                break;
+            }
+            Err(Stop::Done) => break,
+        }
+        if socket
+            .send(OpCode::Data(Data::Text), out.as_bytes())
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+}
+
+/// A complete message, by where its payload lies.
+#[derive(Debug)]
+enum Incoming {
+    /// A text message: unmasked bytes, not yet checked to be UTF-8.
+    Text(Payload),
+    /// A binary message (its bytes are not kept).
+    Binary,
+}
+
+/// What one look at the read buffer found.
+#[derive(Debug)]
+enum Step {
+    /// A complete data message.
+    Message(Incoming),
+    /// A control frame or a fragment, dealt with: look again.
+    Again,
+    /// An incomplete frame: read more.
+    More,
+}
+
+/// Where a message's bytes are.
+#[derive(Debug)]
+enum Payload {
+    /// In one frame, inside the read buffer.
+    Frame(Range<usize>),
+    /// Assembled from fragments.
+    Assembled,
+}
+
+/// Why the connection ends.
+#[derive(Debug)]
+enum Stop {
+    /// Close with this code and reason.
+    Close(CloseCode, &'static str),
+    /// Closed already (the close handshake is done, or the socket failed).
+    Done,
+}
+
+/// The socket with its read buffer and the state of the message being received.
+struct Socket<'l> {
+    stream: TcpStream,
+    limits: &'l Limits,
+    /// Bytes read; those before `start` are consumed.
+    read: Vec<u8>,
+    start: usize,
+    /// Where `start` moves when the last message returned has been used.
+    consumed: usize,
+    /// The fragments of a message still arriving (text only: binary messages are
+    /// refused whole), their length, and whether it is text.
+    message: Vec<u8>,
+    fragments_len: usize,
+    fragmented: Option<bool>,
+    /// Since when a message has been arriving: from its first bytes, across fragments
+    /// and the control frames between them, until it is complete.
+    incomplete_since: Option<Instant>,
+    /// When bytes last arrived, and whether a ping went out since.
+    last_read: Instant,
+    pinged: bool,
+}
+
+impl<'l> Socket<'l> {
+    fn new(stream: TcpStream, rest: Vec<u8>, limits: &'l Limits) -> Self {
+        let mut read = rest;
+        read.reserve(limits.read_buffer_size.saturating_sub(read.len()));
+        Socket {
+            stream,
+            limits,
+            read,
+            start: 0,
+            consumed: 0,
+            message: Vec::new(),
+            fragments_len: 0,
+            fragmented: None,
+            incomplete_since: None,
+            last_read: Instant::now(),
+            pinged: false,
+        }
+    }
+
+    /// The text of a message [`Socket::next`] returned, if it is valid UTF-8.
+    fn text(&self, at: &Payload) -> Option<&str> {
+        let bytes = match at {
+            Payload::Frame(range) => &self.read[range.clone()],
+            Payload::Assembled => &self.message,
+        };
+        std::str::from_utf8(bytes).ok()
+    }
+
+    /// The next complete data message. Control frames are handled here: pings are
+    /// answered, pongs keep the connection alive, a close is answered and ends it.
+    async fn next(&mut self) -> Result<Incoming, Stop> {
+        self.release();
+        loop {
+            match self.frame().await? {
+                Step::Message(incoming) => return Ok(incoming),
+                Step::Again => {}
+                Step::More => self.fill().await?,
+            }
+        }
+    }
+
+    /// Frees what the previous message held: moves past its frame, and gives back
+    /// buffers that grew for it.
+    fn release(&mut self) {
+        self.start = self.consumed;
+        if self.fragmented.is_none() && self.message.capacity() > 0 {
+            self.message = Vec::new();
+        }
+        let pending = self.read.len() - self.start;
+        if pending == 0 {
+            self.read.clear();
+            self.start = 0;
+            self.consumed = 0;
+        }
+        let base = self.limits.read_buffer_size;
+        if self.read.capacity() > base * 2 && pending <= base {
+            let mut smaller = Vec::with_capacity(base);
+            smaller.extend_from_slice(&self.read[self.start..]);
+            self.read = smaller;
+            self.start = 0;
+            self.consumed = 0;
+        }
+    }
+
+    /// Takes one whole frame from the buffer, if there is one.
+    async fn frame(&mut self) -> Result<Step, Stop> {
+        let available = &self.read[self.start..];
+        let mut cursor = Cursor::new(available);
+        let (header, length) = match FrameHeader::parse(&mut cursor) {
+            Ok(Some(parsed)) => parsed,
+            Ok(None) => return Ok(self.wait_for(FrameHeader::default().len(0))),
+            Err(_) => return Err(protocol_error("malformed frame header")),
+        };
+        let header_len = cursor.position() as usize;
+        check_header(&header, length)?;
+        let max = self.limits.max_message_size as u64;
+        if length > max {
+            return Err(Stop::Close(CloseCode::Size, "message too big"));
+        }
+        let total = header_len + length as usize;
+        if available.len() < total {
+            return Ok(self.wait_for(total));
+        }
+        let payload = self.start + header_len..self.start + total;
+        if let Some(mask) = header.mask {
+            unmask(&mut self.read[payload.clone()], mask);
+        }
+        self.consumed = self.start + total;
+        match header.opcode {
+            OpCode::Control(control) => {
+                self.control(control, payload).await?;
+                self.start = self.consumed;
+                if self.fragmented.is_none() {
+                    self.incomplete_since = None;
+                }
+                Ok(Step::Again)
+            }
+            OpCode::Data(data) => {
+                let text = match (data, self.fragmented) {
+                    (Data::Text, None) => true,
+                    (Data::Binary, None) => false,
+                    (Data::Continue, Some(text)) => text,
+                    (Data::Continue, None) => {
+                        return Err(protocol_error("continuation frame without a message"));
+                    }
+                    (Data::Text | Data::Binary, Some(_)) => {
+                        return Err(protocol_error("new message inside a fragmented message"));
+                    }
+                    (Data::Reserved(_), _) => return Err(protocol_error("reserved opcode")),
+                };
+                if self.fragmented.is_none() && header.is_final {
+                    self.incomplete_since = None;
+                    return Ok(Step::Message(if text {
+                        Incoming::Text(Payload::Frame(payload))
+                    } else {
+                        Incoming::Binary
+                    }));
+                }
+                self.fragments_len += payload.len();
+                if self.fragments_len > self.limits.max_message_size {
+                    return Err(Stop::Close(CloseCode::Size, "message too big"));
+                }
+                if text {
+                    self.message.extend_from_slice(&self.read[payload]);
+                }
+                self.start = self.consumed;
+                if header.is_final {
+                    self.fragmented = None;
+                    self.fragments_len = 0;
+                    self.incomplete_since = None;
+                    return Ok(Step::Message(if text {
+                        Incoming::Text(Payload::Assembled)
+                    } else {
+                        Incoming::Binary
+                    }));
+                }
+                self.fragmented = Some(text);
+                self.incomplete_since.get_or_insert_with(Instant::now);
+                Ok(Step::Again)
+            }
+        }
+    }
+
+    /// Notes that `needed` bytes from `start` are needed, making room for them.
+    fn wait_for(&mut self, needed: usize) -> Step {
+        if self.incomplete_since.is_none() && self.read.len() > self.start {
+            self.incomplete_since = Some(Instant::now());
+        }
+        if self.start > 0 {
+            self.read.drain(..self.start);
+            self.consumed -= self.start;
+            self.start = 0;
+        }
+        self.read.reserve(needed.saturating_sub(self.read.len()));
+        Step::More
+    }
+
+    /// Answers a control frame whose payload is at `payload`.
+    async fn control(&mut self, control: Control, payload: Range<usize>) -> Result<(), Stop> {
+        match control {
+            Control::Ping => {
+                let data = self.read[payload].to_vec();
+                self.send(OpCode::Control(Control::Pong), &data)
+                    .await
+                    .map_err(|_| Stop::Done)
+            }
+            Control::Pong => Ok(()),
+            Control::Close => {
+                let body = &self.read[payload];
+                let code = match body.len() {
+                    0 => None,
+                    1 => return Err(protocol_error("close frame with a one-byte body")),
+                    _ => Some(CloseCode::from(u16::from_be_bytes([body[0], body[1]]))),
+                };
+                if let Some(code) = code
+                    && !code.is_allowed()
+                {
+                    return Err(protocol_error("close code not allowed"));
+                }
+                if body.len() > 2 && std::str::from_utf8(&body[2..]).is_err() {
+                    return Err(Stop::Close(CloseCode::Invalid, "close reason is not UTF-8"));
+                }
+                let echo = u16::from(code.unwrap_or(CloseCode::Normal)).to_be_bytes();
+                let _ = self.send(OpCode::Control(Control::Close), &echo).await;
+                let _ = self.stream.shutdown().await;
+                Err(Stop::Done)
+            }
+            Control::Reserved(_) => Err(protocol_error("reserved opcode")),
+        }
+    }
+
+    /// Reads more bytes, within the time the connection's state allows.
+    async fn fill(&mut self) -> Result<(), Stop> {
+        loop {
+            let now = Instant::now();
+            let (deadline, on_expiry) = match self.incomplete_since {
+                Some(since) => (
+                    since + self.limits.message_timeout,
+                    Expiry::Close(CloseCode::Policy, "message not completed in time"),
+                ),
+                None if !self.pinged => {
+                    (self.last_read + self.limits.idle_timeout / 2, Expiry::Ping)
+                }
+                None => (
+                    self.last_read + self.limits.idle_timeout,
+                    Expiry::Close(CloseCode::Away, "idle timeout"),
+                ),
+            };
+            if deadline <= now {
+                match on_expiry {
+                    Expiry::Ping => {
+                        self.pinged = true;
+                        self.send(OpCode::Control(Control::Ping), b"")
+                            .await
+                            .map_err(|_| Stop::Done)?;
+                        continue;
+                    }
+                    Expiry::Close(code, reason) => return Err(Stop::Close(code, reason)),
+                }
+            }
+            let read = tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.read));
+            match read.await {
+                Err(_) => continue,
+                Ok(Ok(0) | Err(_)) => return Err(Stop::Done),
+                Ok(Ok(_)) => {
+                    self.last_read = Instant::now();
+                    self.pinged = false;
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Writes one unmasked, final frame, within the write timeout.
+    async fn send(&mut self, opcode: OpCode, payload: &[u8]) -> std::io::Result<()> {
+        let mut head = [0u8; 10];
+        let head_len = frame_head(opcode, payload.len(), &mut head);
+        let write = write_two(&mut self.stream, &head[..head_len], payload);
+        match tokio::time::timeout(self.limits.write_timeout, write).await {
+            Ok(result) => result,
+            Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
+        }
+    }
+
+    /// Sends a close frame, then reads (and drops) what the client still sends until its
+    /// own close arrives or a second passes, so the close handshake completes and the
+    /// client sees the code instead of a reset.
+    async fn close(&mut self, code: CloseCode, reason: &str) {
+        let mut body = u16::from(code).to_be_bytes().to_vec();
+        body.extend_from_slice(reason.as_bytes());
+        if self
+            .send(OpCode::Control(Control::Close), &body)
+            .await
+            .is_err()
+        {
+            return;
+        }
+        let budget = self.limits.max_message_size.saturating_mul(2);
+        let drain = async {
+            // On the heap: a buffer in the future itself would enlarge every connection's
+            // task.
+            let mut buf = vec![0u8; 8192];
+            let mut total = 0usize;
+            while total < budget {
+                match self.stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => total += n,
+                }
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+        let _ = self.stream.shutdown().await;
+    }
+}
+
+/// What happens when a wait for bytes runs out.
+enum Expiry {
+    Ping,
+    Close(CloseCode, &'static str),
+}
+
+fn protocol_error(reason: &'static str) -> Stop {
+    Stop::Close(CloseCode::Protocol, reason)
+}
+
+/// The rules of RFC 6455 a client's frame header must follow; no extension is
+/// negotiated, so reserved bits must be clear.
+fn check_header(header: &FrameHeader, length: u64) -> Result<(), Stop> {
+    if header.rsv1 || header.rsv2 || header.rsv3 {
+        return Err(protocol_error("reserved bits set"));
+    }
+    if header.mask.is_none() {
+        return Err(protocol_error("client frames must be masked"));
+    }
+    match header.opcode {
+        OpCode::Data(Data::Reserved(_)) => Err(protocol_error("reserved opcode")),
+        OpCode::Control(Control::Reserved(_)) => Err(protocol_error("reserved opcode")),
+        OpCode::Control(_) if !header.is_final => {
+            Err(protocol_error("control frames may not be fragmented"))
+        }
+        OpCode::Control(_) if length > 125 => Err(protocol_error("control frame too long")),
+        _ => Ok(()),
+    }
+}
+
+fn unmask(bytes: &mut [u8], mask: [u8; 4]) {
+    for (i, byte) in bytes.iter_mut().enumerate() {
+        *byte ^= mask[i & 3];
+    }
+}
+
+/// Writes a server frame's head for a final frame of `len` bytes into `out`; returns its
+/// length.
+fn frame_head(opcode: OpCode, len: usize, out: &mut [u8; 10]) -> usize {
+    out[0] = 0x80 | u8::from(opcode);
+    if len < 126 {
+        out[1] = len as u8;
+        2
+    } else if len <= usize::from(u16::MAX) {
+        out[1] = 126;
+        out[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+        4
+    } else {
+        out[1] = 127;
+        out[2..10].copy_from_slice(&(len as u64).to_be_bytes());
+        10
+    }
+}
+
+/// Writes `head` then `body` with as few system calls as the socket allows.
+async fn write_two(stream: &mut TcpStream, head: &[u8], body: &[u8]) -> std::io::Result<()> {
+    let (mut head, mut body) = (head, body);
+    while !head.is_empty() {
+        let written = stream
+            .write_vectored(&[IoSlice::new(head), IoSlice::new(body)])
+            .await?;
+        if written == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        if written < head.len() {
+            head = &head[written..];
+        } else {
+            body = &body[written - head.len()..];
+            head = &[];
+        }
+    }
+    stream.write_all(body).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_heads_follow_the_length() {
+        let mut head = [0u8; 10];
+        assert_eq!(frame_head(OpCode::Data(Data::Text), 5, &mut head), 2);
+        assert_eq!(&head[..2], &[0x81, 5]);
+        assert_eq!(frame_head(OpCode::Data(Data::Text), 300, &mut head), 4);
+        assert_eq!(&head[..4], &[0x81, 126, 1, 44]);
+        assert_eq!(
+            frame_head(OpCode::Control(Control::Close), 70_000, &mut head),
+            10
+        );
+        assert_eq!(head[0], 0x88);
+        assert_eq!(&head[2..10], &70_000u64.to_be_bytes());
+    }
+}
