@@ -503,6 +503,69 @@ async fn write_two(stream: &mut TcpStream, head: &[u8], body: &[u8]) -> std::io:
 mod tests {
     use super::*;
 
+    fn client_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+        let mask = [1, 2, 3, 4];
+        let mut bytes = vec![(u8::from(fin) << 7) | opcode, 0x80 | 127];
+        bytes.extend_from_slice(&(payload.len() as u64).to_be_bytes());
+        bytes.extend_from_slice(&mask);
+        bytes.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        bytes
+    }
+
+    /// A connection that received a large message gives its memory back once the
+    /// message is answered, whether it came in one frame or in fragments.
+    #[tokio::test]
+    async fn buffers_shrink_after_a_large_message() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (stream, _) = listener.accept().await.unwrap();
+        let limits = Limits::default();
+        let base = limits.read_buffer_size;
+        let mut socket = Socket::new(stream, Vec::new(), &limits);
+        let big = vec![b'a'; 900 * 1024];
+        let writer = tokio::spawn(async move {
+            client
+                .write_all(&client_frame(true, 0x1, &big))
+                .await
+                .unwrap();
+            client
+                .write_all(&client_frame(false, 0x1, &big[..400_000]))
+                .await
+                .unwrap();
+            client
+                .write_all(&client_frame(true, 0x0, &big[..400_000]))
+                .await
+                .unwrap();
+            client
+                .write_all(&client_frame(true, 0x1, b"{}"))
+                .await
+                .unwrap();
+            client
+        });
+        let Ok(Incoming::Text(at)) = socket.next().await else {
+            panic!("expected a text message");
+        };
+        assert_eq!(socket.text(&at).map(str::len), Some(900 * 1024));
+        assert!(socket.read.capacity() >= 900 * 1024);
+        let Ok(Incoming::Text(at)) = socket.next().await else {
+            panic!("expected the fragmented message");
+        };
+        assert_eq!(socket.text(&at).map(str::len), Some(800_000));
+        let Ok(Incoming::Text(at)) = socket.next().await else {
+            panic!("expected the small message");
+        };
+        assert_eq!(socket.text(&at), Some("{}"));
+        assert!(
+            socket.read.capacity() <= 2 * base,
+            "{}",
+            socket.read.capacity()
+        );
+        assert_eq!(socket.message.capacity(), 0);
+        drop(writer.await.unwrap());
+    }
+
     #[test]
     fn frame_heads_follow_the_length() {
         let mut head = [0u8; 10];

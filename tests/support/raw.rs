@@ -53,6 +53,14 @@ pub struct RawClient {
 impl RawClient {
     /// Connects to `/` on `addr` and completes the handshake.
     pub async fn connect(addr: SocketAddr) -> RawClient {
+        match Self::try_connect(addr).await {
+            Some(client) => client,
+            None => panic!("the handshake with {addr} was refused"),
+        }
+    }
+
+    /// Connects to `/` on `addr`; `None` when the server refuses the handshake.
+    pub async fn try_connect(addr: SocketAddr) -> Option<RawClient> {
         let mut stream = TcpStream::connect(addr).await.expect("connect");
         let head = format!(
             "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
@@ -72,10 +80,11 @@ impl RawClient {
             assert!(n > 0, "closed during the handshake");
             buffer.extend_from_slice(&chunk[..n]);
         };
-        let head = String::from_utf8_lossy(&buffer[..end]).to_string();
-        assert!(head.starts_with("HTTP/1.1 101"), "not upgraded: {head}");
+        if !buffer.starts_with(b"HTTP/1.1 101") {
+            return None;
+        }
         buffer.drain(..end);
-        RawClient { stream, buffer }
+        Some(RawClient { stream, buffer })
     }
 
     /// Writes one masked frame.
