@@ -57,9 +57,16 @@ pub(crate) async fn serve(
             _ = &mut shutdown => Err(Stop::Close(CloseCode::Away, "server shutting down")),
         };
         let mut out = String::with_capacity(256);
-        match incoming {
+        let sent = match incoming {
             Ok(Incoming::Text(at)) => match socket.text(&at) {
-                Some(text) => endpoint.handle(text, db, info, limits, &mut out).await,
+                Some(text) if endpoint.echo => {
+                    let text = text.to_owned();
+                    socket.send(OpCode::Data(Data::Text), text.as_bytes()).await
+                }
+                Some(text) => {
+                    endpoint.handle(text, db, info, limits, &mut out).await;
+                    socket.send(OpCode::Data(Data::Text), out.as_bytes()).await
+                }
                 None => {
                     socket
                         .close(CloseCode::Invalid, "text frame is not valid UTF-8")
@@ -67,11 +74,16 @@ pub(crate) async fn serve(
                     break;
                 }
             },
-            Ok(Incoming::Binary) => {
+            Ok(Incoming::Binary(at)) if endpoint.echo => {
+                let bytes = socket.bytes(&at).to_vec();
+                socket.send(OpCode::Data(Data::Binary), &bytes).await
+            }
+            Ok(Incoming::Binary(_)) => {
                 let error = ApiError::bad_request(
                     "binary frames are not supported: send each request as a JSON text frame",
                 );
                 endpoint.format_error(&error, &mut out);
+                socket.send(OpCode::Data(Data::Text), out.as_bytes()).await
             }
             Err(Stop::Close(code, reason)) => {
                 tracing::debug!(peer = %info.peer, %code, reason, "closing");
@@ -79,12 +91,8 @@ pub(crate) async fn serve(
                 break;
             }
             Err(Stop::Done) => break,
-        }
-        if socket
-            .send(OpCode::Data(Data::Text), out.as_bytes())
-            .await
-            .is_err()
-        {
+        };
+        if sent.is_err() {
             break;
         }
     }
@@ -95,8 +103,8 @@ pub(crate) async fn serve(
 enum Incoming {
     /// A text message: unmasked bytes, not yet checked to be UTF-8.
     Text(Payload),
-    /// A binary message (its bytes are not kept).
-    Binary,
+    /// A binary message.
+    Binary(Payload),
 }
 
 /// What one look at the read buffer found.
@@ -137,10 +145,8 @@ struct Socket<'l> {
     start: usize,
     /// Where `start` moves when the last message returned has been used.
     consumed: usize,
-    /// The fragments of a message still arriving (text only: binary messages are
-    /// refused whole), their length, and whether it is text.
+    /// The fragments of a message still arriving, and whether it is text.
     message: Vec<u8>,
-    fragments_len: usize,
     fragmented: Option<bool>,
     /// Since when a message has been arriving: from its first bytes, across fragments
     /// and the control frames between them, until it is complete.
@@ -161,7 +167,6 @@ impl<'l> Socket<'l> {
             start: 0,
             consumed: 0,
             message: Vec::new(),
-            fragments_len: 0,
             fragmented: None,
             incomplete_since: None,
             last_read: Instant::now(),
@@ -169,13 +174,17 @@ impl<'l> Socket<'l> {
         }
     }
 
-    /// The text of a message [`Socket::next`] returned, if it is valid UTF-8.
-    fn text(&self, at: &Payload) -> Option<&str> {
-        let bytes = match at {
+    /// The bytes of a message [`Socket::next`] returned.
+    fn bytes(&self, at: &Payload) -> &[u8] {
+        match at {
             Payload::Frame(range) => &self.read[range.clone()],
             Payload::Assembled => &self.message,
-        };
-        std::str::from_utf8(bytes).ok()
+        }
+    }
+
+    /// The text of a message [`Socket::next`] returned, if it is valid UTF-8.
+    fn text(&self, at: &Payload) -> Option<&str> {
+        std::str::from_utf8(self.bytes(at)).ok()
     }
 
     /// The next complete data message. Control frames are handled here: pings are
@@ -265,25 +274,21 @@ impl<'l> Socket<'l> {
                     return Ok(Step::Message(if text {
                         Incoming::Text(Payload::Frame(payload))
                     } else {
-                        Incoming::Binary
+                        Incoming::Binary(Payload::Frame(payload))
                     }));
                 }
-                self.fragments_len += payload.len();
-                if self.fragments_len > self.limits.max_message_size {
+                if self.message.len() + payload.len() > self.limits.max_message_size {
                     return Err(Stop::Close(CloseCode::Size, "message too big"));
                 }
-                if text {
-                    self.message.extend_from_slice(&self.read[payload]);
-                }
+                self.message.extend_from_slice(&self.read[payload]);
                 self.start = self.consumed;
                 if header.is_final {
                     self.fragmented = None;
-                    self.fragments_len = 0;
                     self.incomplete_since = None;
                     return Ok(Step::Message(if text {
                         Incoming::Text(Payload::Assembled)
                     } else {
-                        Incoming::Binary
+                        Incoming::Binary(Payload::Assembled)
                     }));
                 }
                 self.fragmented = Some(text);

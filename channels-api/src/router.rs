@@ -42,6 +42,8 @@ struct Resource {
 /// The consumers served on one WebSocket path.
 pub(crate) struct Endpoint {
     pub(crate) path: String,
+    /// Whether messages are echoed instead of answered (the conformance test's mode).
+    pub(crate) echo: bool,
     resources: Vec<Resource>,
     formatter: Arc<dyn Formatter>,
     /// The `api.schema` answer, serialized once.
@@ -135,6 +137,32 @@ impl Router {
         self.consumer_at::<C>("/")
     }
 
+    /// Echoes every message sent on `path` back unchanged, text and binary alike, through
+    /// the same connection loop, limits and close codes as every other path. This is
+    /// what a WebSocket conformance suite (Autobahn's `fuzzingclient`) tests against;
+    /// it answers no request.
+    ///
+    /// ```no_run
+    /// # async fn f(db: channels_api::Database) -> Result<(), channels_api::Error> {
+    /// channels_api::Router::new().echo_at("/echo").serve("127.0.0.1:9001", db).await
+    /// # }
+    /// ```
+    pub fn echo_at(mut self, path: &str) -> Self {
+        if self.endpoints.iter().any(|e| e.path == path) {
+            self.errors
+                .push(format!("the echo path `{path}` also serves consumers"));
+            return self;
+        }
+        self.endpoints.push(Endpoint {
+            path: path.to_owned(),
+            echo: true,
+            resources: Vec::new(),
+            formatter: self.formatter.clone(),
+            schema: RawValue::NULL.to_owned(),
+        });
+        self
+    }
+
     /// Serves consumer `C` on `path`. Several consumers may share a path as long as their
     /// resource names differ.
     pub fn consumer_at<C: Consumer>(mut self, path: &str) -> Self {
@@ -143,6 +171,7 @@ impl Router {
             None => {
                 self.endpoints.push(Endpoint {
                     path: path.to_owned(),
+                    echo: false,
                     resources: Vec::new(),
                     formatter: self.formatter.clone(),
                     schema: RawValue::NULL.to_owned(),
@@ -151,6 +180,11 @@ impl Router {
             }
         };
         let endpoint = &mut self.endpoints[index];
+        if endpoint.echo {
+            self.errors
+                .push(format!("the echo path `{path}` cannot serve consumers"));
+            return self;
+        }
         if C::RESOURCE == API {
             self.errors.push(format!(
                 "the resource name `{API}` is reserved for `api.schema`"
