@@ -192,6 +192,8 @@ on_both_backends!(
     foreign_origins_are_refused_at_the_handshake,
     validation_rules_answer_400_by_field,
     shutdown_closes_connections_with_1001,
+    unknown_keys_are_400_with_a_suggestion,
+    numbers_out_of_range_say_so,
 );
 
 const SEED_QUESTION: &str = "What is your favorite python package?";
@@ -1589,5 +1591,67 @@ async fn shutdown_closes_connections_with_1001(backend: Backend) {
         tokio_tungstenite::connect_async(format!("ws://{addr}/"))
             .await
             .is_err()
+    );
+}
+
+async fn unknown_keys_are_400_with_a_suggestion(backend: Backend) {
+    let server = TestServer::polls(backend).await;
+    let mut client = server.client().await;
+    let id = create_question(&mut client, "kept").await;
+    let response = client
+        .request(json!({"method": "question.patch", "id": id, "question_txt": "changed"}))
+        .await;
+    assert_eq!(response["status"], 400, "{response}");
+    let message = errors_of(&response, "question_txt")[0];
+    assert!(
+        message.contains("did you mean `question_text`?"),
+        "{message}"
+    );
+    assert!(message.contains("id, question_text, pub_date"), "{message}");
+    for method in [
+        "question.create",
+        "question.retrieve",
+        "question.update",
+        "question.delete",
+    ] {
+        let response = client
+            .request(json!({"method": method, "id": id, "question_text": "x", "colour": 1}))
+            .await;
+        assert_eq!(response["status"], 400, "{method}: {response}");
+        assert!(errors_of(&response, "colour")[0].starts_with("no such field"));
+    }
+    // Nothing changed, and a client may send back the object it read, read-only fields
+    // included.
+    let read = client
+        .request(json!({"method": "question.retrieve", "id": id}))
+        .await;
+    assert_eq!(read["data"]["question_text"], "kept");
+    let mut back = read["data"].clone();
+    back["method"] = json!("question.update");
+    back["question_text"] = json!("edited");
+    let response = client.request(back).await;
+    assert_eq!(response["status"], 200, "{response}");
+    assert_eq!(response["data"]["question_text"], "edited");
+}
+
+async fn numbers_out_of_range_say_so(backend: Backend) {
+    let server = TestServer::polls(backend).await;
+    let mut client = server.client().await;
+    let response = client
+        .request(json!({"method": "question.retrieve", "id": 99_999_999_999_i64}))
+        .await;
+    assert_eq!(errors_of(&response, "id"), ["must be at most 2147483647"]);
+    for page in [-1, 0] {
+        let response = client
+            .request(json!({"method": "question.list", "page": page}))
+            .await;
+        assert_eq!(errors_of(&response, "page"), ["pages are numbered from 1"]);
+    }
+    let response = client
+        .request(json!({"method": "question.list", "page_size": -5}))
+        .await;
+    assert_eq!(
+        errors_of(&response, "page_size"),
+        ["must be between 1 and 1000"]
     );
 }

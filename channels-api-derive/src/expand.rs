@@ -537,6 +537,7 @@ fn expand_model(model: &Model<'_>) -> TokenStream {
         }
     });
 
+    let all_fields = model.fields.iter().map(|f| &f.wire);
     let filter_fields = model.filter.iter().map(|&i| &model.fields[i].wire);
     let order_fields = model.ordering.iter().map(|&i| &model.fields[i].wire);
     let resource = &model.resource;
@@ -620,6 +621,7 @@ fn expand_model(model: &Model<'_>) -> TokenStream {
             type Filter = __Filter;
 
             const PK: &'static str = #pk_wire;
+            const FIELDS: &'static [&'static str] = &[#( #all_fields ),*];
             const FILTER_FIELDS: &'static [&'static str] = &[#( #filter_fields ),*];
             const ORDER_FIELDS: &'static [&'static str] = &[#( #order_fields ),*];
             const CHECKS_OBJECTS: bool = #checks_objects;

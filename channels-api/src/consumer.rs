@@ -111,6 +111,9 @@ pub trait Model: Serialize + Send + Sized + 'static {
 
     /// The primary key's name on the wire (`id`).
     const PK: &'static str;
+    /// Every field's name on the wire. A `create`, `retrieve`, `update`, `patch` or
+    /// `delete` request may carry these keys and no others.
+    const FIELDS: &'static [&'static str];
     /// The fields a `list` request may filter on.
     const FILTER_FIELDS: &'static [&'static str];
     /// The fields a `list` request may order by.
@@ -239,11 +242,32 @@ pub mod builtin {
         ApiError::not_found("not found")
     }
 
+    /// A 400 under each key of `payload` that names no field of `M`, with the fields that
+    /// exist and the closest one. Read-only fields are known keys: a client may send back
+    /// the object it read.
+    fn reject_unknown_keys<M: Model>(payload: &Payload<'_>) -> Result<(), ApiError> {
+        let mut errors = Errors::new();
+        for (key, _) in payload.fields() {
+            if !M::FIELDS.contains(&key) {
+                let mut message = format!("no such field; fields: {}", M::FIELDS.join(", "));
+                if let Some(close) = crate::protocol::closest(key, M::FIELDS) {
+                    message = format!(
+                        "no such field: did you mean `{close}`? fields: {}",
+                        M::FIELDS.join(", ")
+                    );
+                }
+                errors.add(key.to_owned(), message);
+            }
+        }
+        errors.into_result()
+    }
+
     /// `create`: 201 with the stored record.
     pub async fn create<M: Model>(
         ctx: &Context<'_>,
         payload: &Payload<'_>,
     ) -> Result<Reply, ApiError> {
+        reject_unknown_keys::<M>(payload)?;
         let scope = M::scope(ctx)?;
         let record = M::new_record(payload, &scope)?;
         M::check_input(ctx, payload)?;
@@ -256,6 +280,7 @@ pub mod builtin {
         ctx: &Context<'_>,
         payload: &Payload<'_>,
     ) -> Result<Reply, ApiError> {
+        reject_unknown_keys::<M>(payload)?;
         let scope = M::scope(ctx)?;
         let pk = payload.require::<M::Pk>(M::PK)?;
         let row = ctx
@@ -290,6 +315,7 @@ pub mod builtin {
         payload: &Payload<'_>,
         partial: bool,
     ) -> Result<Reply, ApiError> {
+        reject_unknown_keys::<M>(payload)?;
         let scope = M::scope(ctx)?;
         let pk = payload.require::<M::Pk>(M::PK);
         let changes = M::changes(payload, partial, &scope);
@@ -317,6 +343,7 @@ pub mod builtin {
         ctx: &Context<'_>,
         payload: &Payload<'_>,
     ) -> Result<Reply, ApiError> {
+        reject_unknown_keys::<M>(payload)?;
         let scope = M::scope(ctx)?;
         let pk = payload.require::<M::Pk>(M::PK)?;
         check_object::<M>(ctx, &pk, &scope).await?;
@@ -342,26 +369,36 @@ pub mod builtin {
         let mut filters = M::scope(ctx)?;
         let mut errors = Errors::new();
         let cursor_mode = payload.raw("cursor").is_some();
-        let page = match payload.get::<u32>("page") {
-            Ok(Some(0)) => {
-                errors.add("page", "pages are numbered from 1");
-                1
-            }
-            Ok(page) => page.unwrap_or(1),
+        let page = match payload.get::<i64>("page") {
+            Ok(None) => 1,
+            Ok(Some(page)) => match u32::try_from(page) {
+                Ok(page) if page > 0 => page,
+                _ if page < 1 => {
+                    errors.add("page", "pages are numbered from 1");
+                    1
+                }
+                _ => {
+                    errors.add("page", format!("must be at most {}", u32::MAX));
+                    1
+                }
+            },
             Err(e) => {
                 errors.add("page", first_message(&e));
                 1
             }
         };
-        let page_size = match payload.get::<u32>("page_size") {
-            Ok(Some(size)) if size == 0 || size > options.max_page_size => {
-                errors.add(
-                    "page_size",
-                    format!("must be between 1 and {}", options.max_page_size),
-                );
-                options.page_size
-            }
-            Ok(size) => size.unwrap_or(options.page_size),
+        let page_size = match payload.get::<i64>("page_size") {
+            Ok(None) => options.page_size,
+            Ok(Some(size)) => match u32::try_from(size) {
+                Ok(size) if (1..=options.max_page_size).contains(&size) => size,
+                _ => {
+                    errors.add(
+                        "page_size",
+                        format!("must be between 1 and {}", options.max_page_size),
+                    );
+                    options.page_size
+                }
+            },
             Err(e) => {
                 errors.add("page_size", first_message(&e));
                 options.page_size

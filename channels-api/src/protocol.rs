@@ -305,6 +305,36 @@ fn nesting_depth_exceeds(text: &str, max: usize) -> bool {
     false
 }
 
+/// The name in `candidates` closest to `name`, if one is close enough to be what was
+/// meant (an edit or two away). The work is bounded: only the first 64 bytes of `name`
+/// count.
+pub(crate) fn closest<'c>(name: &str, candidates: &[&'c str]) -> Option<&'c str> {
+    let name = &name.as_bytes()[..name.len().min(64)];
+    candidates
+        .iter()
+        .map(|c| (edit_distance(name, c.as_bytes()), *c))
+        .filter(|(d, c)| *d <= (c.len() / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance between two short byte strings.
+fn edit_distance(a: &[u8], b: &[u8]) -> usize {
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, &ca) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
 /// Serde's `missing field `x`` message, as the field's name.
 fn missing_field(message: &str) -> Option<&str> {
     message.strip_prefix("missing field `")?.split('`').next()
@@ -326,6 +356,9 @@ pub(crate) fn humanize(message: &str) -> String {
         if got == "null" {
             return "this field may not be null".to_owned();
         }
+        if let Some(range) = out_of_range(got, expected) {
+            return range;
+        }
         return format!(
             "expected {}, got {}",
             expected_name(expected),
@@ -341,6 +374,34 @@ pub(crate) fn humanize(message: &str) -> String {
         return format!("expected {expected}, got {got} items");
     }
     message.to_owned()
+}
+
+/// "must be at most 2147483647" for an integer outside the range of the integer type
+/// `expected`.
+fn out_of_range(got: &str, expected: &str) -> Option<String> {
+    let value: i128 = got
+        .strip_prefix("integer `")?
+        .strip_suffix('`')?
+        .parse()
+        .ok()?;
+    let (min, max): (i128, i128) = match expected {
+        "i8" => (i8::MIN.into(), i8::MAX.into()),
+        "i16" => (i16::MIN.into(), i16::MAX.into()),
+        "i32" => (i32::MIN.into(), i32::MAX.into()),
+        "i64" => (i64::MIN.into(), i64::MAX.into()),
+        "u8" => (0, u8::MAX.into()),
+        "u16" => (0, u16::MAX.into()),
+        "u32" => (0, u32::MAX.into()),
+        "u64" => (0, u64::MAX.into()),
+        _ => return None,
+    };
+    if value > max {
+        Some(format!("must be at most {max}"))
+    } else if value < min {
+        Some(format!("must be at least {min}"))
+    } else {
+        None
+    }
 }
 
 fn expected_name(expected: &str) -> Cow<'_, str> {
@@ -691,6 +752,15 @@ mod tests {
     }
 
     #[test]
+    fn suggests_close_names() {
+        let fields = ["id", "title", "year"];
+        assert_eq!(closest("yeer", &fields), Some("year"));
+        assert_eq!(closest("titel", &fields), Some("title"));
+        assert_eq!(closest("colour", &fields), None);
+        assert_eq!(closest(&"x".repeat(10_000), &fields), None);
+    }
+
+    #[test]
     fn refuses_nul_in_text() {
         let raw = |json: &str| RawValue::from_string(json.to_owned()).unwrap();
         assert!(field_value::<String>(&raw(r#""a\u0000b""#)).is_err());
@@ -718,7 +788,15 @@ mod tests {
         );
         assert_eq!(
             humanize("invalid value: integer `-1`, expected u32"),
-            "expected a non-negative integer, got the number -1"
+            "must be at least 0"
+        );
+        assert_eq!(
+            humanize("invalid value: integer `99999999999`, expected i32"),
+            "must be at most 2147483647"
+        );
+        assert_eq!(
+            humanize("invalid type: floating point `1.5`, expected i32"),
+            "expected an integer, got the number 1.5"
         );
     }
 

@@ -371,11 +371,27 @@ impl Router {
         ))
     }
 
-    /// Binds `addr` and serves until the process receives Ctrl-C (SIGINT) or SIGTERM.
+    /// Binds `addr` and serves until the process receives Ctrl-C (SIGINT) or SIGTERM,
+    /// then shuts down gracefully as [`Server::run_until`] describes. A second signal
+    /// during the shutdown ends the process at once (exit code 130).
     pub async fn serve(self, addr: impl ToSocketAddrs, db: Database) -> Result<(), Error> {
         let server = self.bind(addr, db).await?;
         tracing::info!(addr = %server.local_addr()?, "serving");
-        server.run_until(shutdown_signal()).await
+        let first = Arc::new(tokio::sync::Notify::new());
+        let stop = first.clone();
+        let running = server.run_until(async move { stop.notified().await });
+        tokio::pin!(running);
+        tokio::select! {
+            result = &mut running => return result,
+            () = shutdown_signal() => first.notify_one(),
+        }
+        tokio::select! {
+            result = &mut running => result,
+            () = shutdown_signal() => {
+                tracing::warn!("second signal during shutdown: exiting now");
+                std::process::exit(130)
+            }
+        }
     }
 }
 
