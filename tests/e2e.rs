@@ -1205,7 +1205,7 @@ async fn list_filters_refuse_what_is_not_allowed(backend: Backend) {
     let response = client
         .request(json!({
             "method": "question.list",
-            "id": 1,
+            "votes": 1,
             "pub_date__gte": "yesterday",
             "question_text__in": "Rust",
             "pub_date__contains": "2026"
@@ -1213,7 +1213,7 @@ async fn list_filters_refuse_what_is_not_allowed(backend: Backend) {
         .await;
     assert_eq!(response["status"], 400, "{response}");
     assert!(
-        errors_of(&response, "id")[0].contains("filter on: question_text, pub_date"),
+        errors_of(&response, "votes")[0].contains("filter on: id, question_text, pub_date"),
         "{response}"
     );
     assert_eq!(errors_of(&response, "pub_date__gte").len(), 1, "{response}");
@@ -1654,4 +1654,89 @@ async fn numbers_out_of_range_say_so(backend: Backend) {
         errors_of(&response, "page_size"),
         ["must be between 1 and 1000"]
     );
+}
+
+/// Every request the README shows, sent to the example it belongs to: none may be refused
+/// as malformed, unknown or not enabled, so the docs and the examples cannot drift apart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_in_the_readme_works_on_its_example() {
+    let readme = include_str!("../README.md");
+    let requests: Vec<Value> = readme
+        .lines()
+        .filter_map(|line| {
+            let line = line.trim();
+            if let Some(js) = line
+                .strip_prefix("ws.send(JSON.stringify(")
+                .and_then(|rest| rest.strip_suffix("))"))
+            {
+                return Some(js_object_to_json(js));
+            }
+            (line.starts_with("{\"method\"") && !line.contains("\"status\""))
+                .then(|| line.to_owned())
+        })
+        .map(|text| {
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+        })
+        .collect();
+    assert!(
+        requests.len() >= 10,
+        "only {} requests found",
+        requests.len()
+    );
+    let polls = TestServer::polls(Backend::Sqlite).await;
+    let todos = TestServer::todos(Backend::Sqlite).await;
+    let mut on_polls = polls.client().await;
+    let mut on_todos = login(&todos, "alice-token").await;
+    for request in requests {
+        let client = if request["method"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("todo.")
+        {
+            &mut on_todos
+        } else {
+            &mut on_polls
+        };
+        let answer = client.request(request.clone()).await;
+        let status = answer["status"].as_u64().unwrap_or(0);
+        let refused_method = status == 404 && answer["errors"].get("method").is_some();
+        assert!(
+            !matches!(status, 400 | 405 | 500 | 503) && !refused_method,
+            "{request} got {answer}"
+        );
+    }
+}
+
+/// `{method: "a.b", n: 1}` as JSON: quotes the keys of a one-line JavaScript object.
+fn js_object_to_json(js: &str) -> String {
+    let mut out = String::new();
+    let mut in_string = false;
+    let mut word = String::new();
+    for c in js.chars() {
+        if in_string {
+            out.push(c);
+            in_string = c != '"';
+            continue;
+        }
+        match c {
+            '"' => {
+                out.push_str(&word);
+                word.clear();
+                in_string = true;
+                out.push(c);
+            }
+            ':' if !word.trim().is_empty() => {
+                out.push_str(&format!("\"{}\":", word.trim()));
+                word.clear();
+            }
+            c if c.is_alphanumeric() || c == '_' || c == ' ' => word.push(c),
+            c => {
+                out.push_str(&word);
+                word.clear();
+                out.push(c);
+            }
+        }
+    }
+    out.push_str(&word);
+    out
 }

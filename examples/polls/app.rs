@@ -39,15 +39,16 @@ pub mod schema {
 
 /// A poll question: `question.create`, `.retrieve`, `.update`, `.patch`, `.list`, `.delete`.
 ///
-/// `question.list` pages by 50, filters on the text and the date
-/// (`{"question_text__icontains": "python", "pub_date__gte": "2026-01-01T00:00:00"}`), and
+/// `question.list` pages by 50, filters on the key, the text and the date
+/// (`{"question_text__icontains": "python", "pub_date__gte": "2026-01-01T00:00:00"}`,
+/// `{"id__in": [1, 2, 3]}`), and
 /// orders by id or date (`{"ordering": "-pub_date"}`).
 #[derive(Debug, Queryable, Selectable, Identifiable, Serialize, ModelConsumer)]
 #[diesel(table_name = schema::questions)]
 #[consumer(
     resource = "question",
     methods(create, retrieve, update, patch, list, delete),
-    filter(question_text, pub_date),
+    filter(id, question_text, pub_date),
     ordering(id, pub_date),
     page_size = 50
 )]
