@@ -313,7 +313,7 @@ pub(crate) fn closest<'c>(name: &str, candidates: &[&'c str]) -> Option<&'c str>
     candidates
         .iter()
         .map(|c| (edit_distance(name, c.as_bytes()), *c))
-        .filter(|(d, c)| *d <= (c.len() + 2) / 3)
+        .filter(|(d, c)| *d <= c.len().div_ceil(3))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }
