@@ -46,7 +46,7 @@ mod extra {
     #[diesel(table_name = questions)]
     #[consumer(
         resource = "tools",
-        methods(boom, count_like, whoami, create),
+        methods(boom, count_like, whoami, create, enqueue),
         validate = Tools::no_shouting
     )]
     pub(crate) struct Tools {
@@ -137,6 +137,12 @@ mod extra {
                 })
                 .await?;
             Ok(n)
+        }
+
+        /// Answers 202 with the job it accepted: a method that chooses its status.
+        #[consumer_method]
+        async fn enqueue(_ctx: &Context<'_>, job: Value) -> Result<Reply, ApiError> {
+            Reply::with_status(202, &json!({"accepted": job}))
         }
 
         #[consumer_method]
@@ -522,6 +528,12 @@ async fn custom_methods_reach_context_and_database(backend: Backend) {
         errors_of(&response, "text"),
         ["expected a string, got a list"]
     );
+
+    let response = client
+        .request(json!({"method": "tools.enqueue", "task": "resize"}))
+        .await;
+    assert_eq!(response["status"], 202, "{response}");
+    assert_eq!(response["data"], json!({"accepted": {"task": "resize"}}));
 
     let response = client.request(json!({"method": "tools.whoami"})).await;
     let expected_backend = match backend {

@@ -97,7 +97,7 @@ pub mod prelude {
     pub use crate::{
         AllowAny, AnyOf, ApiError, BareFormatter, Check, CheckObject, Consumer, Context, Database,
         DefaultFormatter, Formatter, IsAuthenticated, IsAuthenticatedOrReadOnly, Model,
-        ModelConsumer, Permission, ReadOnly, Router, Scope, consumer_method,
+        ModelConsumer, Permission, ReadOnly, Reply, Router, Scope, consumer_method,
     };
     pub use diesel::prelude::{Identifiable, Insertable, Queryable, Selectable};
     pub use serde::{Deserialize, Serialize};

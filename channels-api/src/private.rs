@@ -79,11 +79,11 @@ pub fn scope_filters<F: Filters>(
     scope?.to_filters(resource)
 }
 
-/// What a consumer method may return: `Result<T, E>` with `T: Serialize` and an error
-/// that converts into [`ApiError`].
+/// What a consumer method may return: `Result<T, E>` with `T: Serialize` (answered with
+/// status 200) or `T = Reply` (any status), and an error that converts into [`ApiError`].
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a valid return type for a consumer method",
-    note = "a consumer method returns `Result<T, ApiError>` where `T: Serialize`"
+    note = "a consumer method returns `Result<T, ApiError>` where `T: Serialize`, or `Result<Reply, ApiError>` to choose the status"
 )]
 pub trait MethodOutput {
     /// The reply, or the error to send.
@@ -96,6 +96,13 @@ impl<T: serde::Serialize, E: Into<ApiError>> MethodOutput for Result<T, E> {
             Ok(value) => crate::Reply::ok(&value),
             Err(error) => Err(error.into()),
         }
+    }
+}
+
+/// A method that builds its own [`Reply`](crate::Reply) chooses its status: 201, 202, 204.
+impl<E: Into<ApiError>> MethodOutput for Result<crate::Reply, E> {
+    fn into_reply(self) -> Result<crate::Reply, ApiError> {
+        self.map_err(Into::into)
     }
 }
 
