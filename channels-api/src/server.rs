@@ -108,7 +108,7 @@ impl Server {
 /// Requests on one connection are answered one at a time, in the order they arrive, so a
 /// client's `create` is always visible to its next `retrieve`; pipelined requests wait in
 /// the socket's buffer meanwhile. Connections do not wait for each other: each has its own
-/// task, and database work runs on the blocking pool.
+/// task, and database work runs on the database threads (see [`Database`]).
 async fn connection(
     mut stream: TcpStream,
     peer: SocketAddr,
