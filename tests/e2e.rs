@@ -1028,7 +1028,8 @@ async fn api_schema_describes_every_resource(backend: Backend) {
             {"name": "boom", "builtin": false, "arguments": []},
             {"name": "count_like", "builtin": false, "arguments": ["text"]},
             {"name": "whoami", "builtin": false, "arguments": []},
-            {"name": "create", "builtin": true, "arguments": ["question_text"]}
+            {"name": "create", "builtin": true, "arguments": ["question_text"]},
+            {"name": "enqueue", "builtin": false, "arguments": null}
         ])
     );
 

@@ -30,7 +30,7 @@ options:
   --rounds N             framework/baseline alternations per workload; the median round
                          is reported (default 3, quick 1)
   --rows N               rows seeded before the runs (default 1000)
-  --workloads LIST       comma-separated subset of create,retrieve,list,update,mixed,noop
+  --workloads LIST       comma-separated subset of create,retrieve,list,update,mixed,noop,stall
   --idle LIST            idle connection counts of the memory test (default 1000,10000;
                          quick 200,1000); `--idle 0` skips the memory test
   --depth-rows N         rows of the pagination depth measurement, which times the first
@@ -53,7 +53,7 @@ serve (started by the benchmark itself; also handy for profiling):
 load (drives a server started by hand, for instance under a profiler):
   --addr ADDR            the server's 127.0.0.x address
   --db URL               the server's database: seeded when empty, reset before the run
-  --workload W           one of create,retrieve,list,update,mixed,noop (default mixed)
+  --workload W           one of create,retrieve,list,update,mixed,noop,stall (default mixed)
   --connections N, --duration SECS, --warmup SECS, --rows N   as above";
 
 /// What to do.
@@ -355,7 +355,9 @@ fn parse_workloads(text: &str) -> Result<Vec<Workload>, String> {
             .copied()
             .find(|w| w.name() == name)
             .ok_or_else(|| {
-                format!("unknown workload `{name}`: use create,retrieve,list,update,mixed,noop")
+                format!(
+                    "unknown workload `{name}`: use create,retrieve,list,update,mixed,noop,stall"
+                )
             })?;
         if !workloads.contains(&workload) {
             workloads.push(workload);

@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::cli::is_local;
-use crate::serve::NOOP_METHOD;
+use crate::serve::{NOOP_METHOD, SLOW_METHOD};
 
 /// How long a client waits for any one answer before it counts an error and stops.
 pub(crate) const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -90,19 +90,24 @@ pub(crate) enum Workload {
     Mixed,
     /// `bench.noop`: no database work.
     Noop,
+    /// `question.retrieve` as in `Retrieve` on every connection but the first, which
+    /// runs `bench.slow` (a query that holds its database connection for 100 ms) in a
+    /// loop; only the retrieves are counted and timed.
+    Stall,
     /// The same page of `question.list` every time (the pagination depth measurement).
     Page(PageRequest),
 }
 
 impl Workload {
     /// Every workload of the comparison, in the order they run.
-    pub(crate) const ALL: [Workload; 6] = [
+    pub(crate) const ALL: [Workload; 7] = [
         Workload::Create,
         Workload::Retrieve,
         Workload::List,
         Workload::Update,
         Workload::Mixed,
         Workload::Noop,
+        Workload::Stall,
     ];
 
     /// The workload's name.
@@ -114,6 +119,7 @@ impl Workload {
             Workload::Update => "update",
             Workload::Mixed => "mixed",
             Workload::Noop => "noop",
+            Workload::Stall => "stall",
             Workload::Page(_) => "page",
         }
     }
@@ -126,7 +132,7 @@ impl Workload {
     fn pick(self, rng: &mut Rng) -> Op {
         match self {
             Workload::Create => Op::Create,
-            Workload::Retrieve => Op::Retrieve,
+            Workload::Retrieve | Workload::Stall => Op::Retrieve,
             Workload::List => Op::List,
             Workload::Update => Op::Update,
             Workload::Noop => Op::Noop,
@@ -191,6 +197,8 @@ pub(crate) enum Op {
     List,
     Update,
     Noop,
+    /// `bench.slow`: a 100 ms query.
+    Slow,
     Page(PageRequest),
 }
 
@@ -255,6 +263,10 @@ fn write_request(
         Op::Noop => write!(
             out,
             r#"{{"method":"{NOOP_METHOD}","request_id":{request_id}}}"#
+        ),
+        Op::Slow => write!(
+            out,
+            r#"{{"method":"{SLOW_METHOD}","request_id":{request_id}}}"#
         ),
         Op::Page(page) => {
             let size = page.page_size;
@@ -500,7 +512,13 @@ async fn client_loop(
             break;
         }
         request_id += 1;
-        let op = plan.workload.pick(&mut rng);
+        // The stall workload's first connection runs the slow query, untimed.
+        let slow = plan.workload == Workload::Stall && client == 0;
+        let op = if slow {
+            Op::Slow
+        } else {
+            plan.workload.pick(&mut rng)
+        };
         write_request(&mut frame, op, request_id, client, &plan.rows, &mut rng);
         if let Err(e) = ws.send(Message::text(frame.as_str())).await {
             result.error(format!("cannot send: {e}"));
@@ -508,7 +526,7 @@ async fn client_loop(
         }
         let answer = next_text(&mut ws).await;
         let latency = sent_at.elapsed();
-        let measured = sent_at >= measure_from;
+        let measured = sent_at >= measure_from && !slow;
         match answer {
             Ok(text) => match check(&text, op, request_id, plan.check_request_id) {
                 Ok(()) if measured => result.latencies_ns.push(latency.as_nanos() as u64),

@@ -163,6 +163,28 @@ fn spread(ratios: &[f64]) -> String {
     }
 }
 
+/// What a long query on one connection does to the retrieves of the others: the `stall`
+/// workload's p99 against the `retrieve` workload's, for each server.
+fn long_query_markdown(md: &mut String, backend: &BackendResults) {
+    let find = |workload| backend.workloads.iter().find(|w| w.workload == workload);
+    let (Some(alone), Some(stalled)) = (find(Workload::Retrieve), find(Workload::Stall)) else {
+        return;
+    };
+    let _ = writeln!(
+        md,
+        "Long query: in `stall`, one connection runs `bench.slow` (a query that holds its \
+         database connection for 100 ms) in a loop while the others retrieve. Retrieve p99 \
+         with it / without it: framework {:.0} / {:.0} µs ({:.2}×), baseline {:.0} / {:.0} µs \
+         ({:.2}×).\n",
+        stalled.framework.p99_us,
+        alone.framework.p99_us,
+        ratio(stalled.framework.p99_us, alone.framework.p99_us),
+        stalled.baseline.p99_us,
+        alone.baseline.p99_us,
+        ratio(stalled.baseline.p99_us, alone.baseline.p99_us),
+    );
+}
+
 fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
@@ -286,6 +308,7 @@ impl Report {
                  processes not) over the measured window per answer, less sensitive to other \
                  load on the machine than requests/s; errors = framework / baseline.\n"
             );
+            long_query_markdown(&mut md, backend);
             if let Some(error) = backend
                 .workloads
                 .iter()
@@ -368,7 +391,9 @@ impl Report {
              before the runs.\n\
              - **workloads**: `create`, `retrieve` (random seeded id), `list` (random page \
              of {}), `update` (random seeded id), `mixed` (60% retrieve, 20% list, 10% \
-             create, 10% update), `noop` (no database work). Each answer's status and \
+             create, 10% update), `noop` (no database work), `stall` (retrieve on every \
+             connection but one, which runs a 100 ms query in a loop; only the retrieves \
+             count). Each answer's status and \
              request id are checked; anything unexpected is an error.\n\
              - Each server runs in its own process on its own fresh database (a temporary \
              SQLite file, or a schema of its own on PostgreSQL).\n",

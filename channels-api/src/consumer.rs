@@ -236,6 +236,7 @@ pub struct CursorPage<T> {
 /// The built-in methods, generic over the model. The derive's dispatch calls these.
 pub mod builtin {
     use super::*;
+    use crate::context::OwnedContext;
     use crate::query::{Lookup, parse_filters, parse_ordering};
 
     fn not_found() -> ApiError {
@@ -271,7 +272,7 @@ pub mod builtin {
         let scope = M::scope(ctx)?;
         let record = M::new_record(payload, &scope)?;
         M::check_input(ctx, payload)?;
-        let row = ctx.db().run(move |conn| M::insert(conn, record)).await?;
+        let row = ctx.db().write(move |conn| M::insert(conn, record)).await?;
         Reply::created(&row)
     }
 
@@ -285,31 +286,38 @@ pub mod builtin {
         let pk = payload.require::<M::Pk>(M::PK)?;
         let row = ctx
             .db()
-            .run(move |conn| M::find(conn, &pk, &scope))
+            .read(move |conn| M::find(conn, &pk, &scope))
             .await?
             .ok_or_else(not_found)?;
         row.has_object_permission(ctx)?;
         Reply::ok(&row)
     }
 
-    /// Reads the record a change is about when the permission must see it first.
-    async fn check_object<M: Model>(
-        ctx: &Context<'_>,
+    /// The permission check of a change, when the permission looks at single records: a
+    /// copy of the context to check the record with inside the change's transaction.
+    fn object_check<M: Model>(ctx: &Context<'_>) -> Option<OwnedContext> {
+        M::CHECKS_OBJECTS.then(|| OwnedContext::new(ctx))
+    }
+
+    /// Reads the record a change is about and asks the permission about it; `Ok(Err(..))`
+    /// when the change must not happen (nothing was written, so the transaction may
+    /// commit).
+    fn check_object<M: Model>(
+        conn: &mut DbConnection,
+        check: &OwnedContext,
         pk: &M::Pk,
         scope: &[M::Filter],
-    ) -> Result<(), ApiError> {
-        if !M::CHECKS_OBJECTS {
-            return Ok(());
-        }
-        let (pk, scope) = (pk.clone(), scope.to_vec());
-        ctx.db()
-            .run(move |conn| M::find(conn, &pk, &scope))
-            .await?
-            .ok_or_else(not_found)?
-            .has_object_permission(ctx)
+    ) -> QueryResult<Result<(), ApiError>> {
+        Ok(match M::find(conn, pk, scope)? {
+            Some(row) => row.has_object_permission(&check.context()),
+            None => Err(not_found()),
+        })
     }
 
     /// `update` (every writable field) or `patch` (some): 200 with the stored record.
+    ///
+    /// When the permission looks at single records, the read it needs and the change run
+    /// in one transaction, so the record checked is the record changed.
     pub async fn update<M: Model>(
         ctx: &Context<'_>,
         payload: &Payload<'_>,
@@ -324,21 +332,29 @@ pub mod builtin {
             (pk, changes) => return Err(merge(pk.err(), changes.err())),
         };
         M::check_input(ctx, payload)?;
-        check_object::<M>(ctx, &pk, &scope).await?;
+        let check = object_check::<M>(ctx);
         let row = ctx
             .db()
-            .run(move |conn| {
+            .transaction_if(check.is_some(), move |conn| {
+                if let Some(check) = &check
+                    && let Err(denied) = check_object::<M>(conn, check, &pk, &scope)?
+                {
+                    return Ok(Err(denied));
+                }
                 if M::is_unchanged(&changes) {
-                    M::find(conn, &pk, &scope)
+                    M::find(conn, &pk, &scope).map(Ok)
                 } else {
-                    M::update(conn, &pk, changes, &scope)
+                    M::update(conn, &pk, changes, &scope).map(Ok)
                 }
             })
-            .await?;
+            .await??;
         Reply::ok(&row.ok_or_else(not_found)?)
     }
 
     /// `delete`: 204, 404 if there was no such record within the scope.
+    ///
+    /// When the permission looks at single records, the read it needs and the delete run
+    /// in one transaction.
     pub async fn delete<M: Model>(
         ctx: &Context<'_>,
         payload: &Payload<'_>,
@@ -346,11 +362,18 @@ pub mod builtin {
         reject_unknown_keys::<M>(payload)?;
         let scope = M::scope(ctx)?;
         let pk = payload.require::<M::Pk>(M::PK)?;
-        check_object::<M>(ctx, &pk, &scope).await?;
+        let check = object_check::<M>(ctx);
         let deleted = ctx
             .db()
-            .run(move |conn| M::delete(conn, &pk, &scope))
-            .await?;
+            .transaction_if(check.is_some(), move |conn| {
+                if let Some(check) = &check
+                    && let Err(denied) = check_object::<M>(conn, check, &pk, &scope)?
+                {
+                    return Ok(Err(denied));
+                }
+                M::delete(conn, &pk, &scope).map(Ok)
+            })
+            .await??;
         if deleted {
             Ok(Reply::no_content())
         } else {
@@ -444,7 +467,7 @@ pub mod builtin {
             limit: i64::from(page_size) + i64::from(cursor_mode),
             count: !cursor_mode,
         };
-        let (count, mut results) = ctx.db().run(move |conn| M::list(conn, &query)).await?;
+        let (count, mut results) = ctx.db().read(move |conn| M::list(conn, &query)).await?;
         if cursor_mode {
             let more = results.len() > page_size as usize;
             results.truncate(page_size as usize);

@@ -55,7 +55,8 @@ pub struct Context<'a> {
 }
 
 impl<'a> Context<'a> {
-    /// The database pool; run queries with [`Database::run`].
+    /// The database; run queries with [`Database::read`], [`Database::write`] or
+    /// [`Database::transaction`].
     pub fn db(&self) -> &'a Database {
         self.db
     }
@@ -89,5 +90,40 @@ impl<'a> Context<'a> {
     /// The limits the server applies to this connection.
     pub fn limits(&self) -> &'a Limits {
         self.limits
+    }
+}
+
+/// A [`Context`] that owns its parts, to carry into a closure that runs on a database
+/// thread (the object permission check inside a transaction).
+#[derive(Debug, Clone)]
+pub(crate) struct OwnedContext {
+    db: Database,
+    connection: ConnectionInfo,
+    resource: &'static str,
+    method: &'static str,
+    limits: Limits,
+}
+
+impl OwnedContext {
+    /// A copy of `ctx`'s parts.
+    pub(crate) fn new(ctx: &Context<'_>) -> Self {
+        Self {
+            db: ctx.db.clone(),
+            connection: ctx.connection.clone(),
+            resource: ctx.resource,
+            method: ctx.method,
+            limits: ctx.limits.clone(),
+        }
+    }
+
+    /// The context, borrowed from the parts.
+    pub(crate) fn context(&self) -> Context<'_> {
+        Context {
+            db: &self.db,
+            connection: &self.connection,
+            resource: self.resource,
+            method: self.method,
+            limits: &self.limits,
+        }
     }
 }

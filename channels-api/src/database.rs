@@ -1,20 +1,25 @@
-//! Database access: a pool of Diesel connections to SQLite or PostgreSQL, chosen at run time
-//! from the database URL, and a way to run queries without blocking the async runtime.
+//! Database access: Diesel connections to SQLite or PostgreSQL, chosen at run time from the
+//! database URL, and an executor that runs queries without blocking the async runtime.
 //!
-//! Diesel is synchronous. Every query runs on tokio's blocking thread pool
-//! ([`tokio::task::spawn_blocking`]) with a connection checked out of an r2d2 pool, so a slow
-//! query never stalls the threads that drive the sockets.
+//! Diesel is synchronous. Every query runs on a database thread that owns one connection
+//! and takes its work from a bounded queue; the async task that asked waits for the answer
+//! on a oneshot channel. A slow query never stalls the threads that drive the sockets, and
+//! holds up only its own database thread. See [`Database`].
+
+mod executor;
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
-use diesel::r2d2::{self, R2D2Connection};
+use diesel::r2d2::R2D2Connection;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness};
 
 use crate::error::Error;
+use executor::{Executor, Route};
 
 pub use multi::{DbConnection, MultiBackend};
 
@@ -130,70 +135,52 @@ fn redact(url: &str) -> String {
     }
 }
 
-/// A pooled connection with the flag that tells the pool to discard it.
-struct PooledConn {
-    conn: DbConnection,
-    broken: bool,
+/// Opens a connection to `target`. A read-only SQLite connection refuses writes
+/// (`PRAGMA query_only`).
+fn open(target: &Target, read_only: bool) -> Result<DbConnection, diesel::ConnectionError> {
+    Ok(match target {
+        Target::Postgres(url) => DbConnection::Postgres(PgConnection::establish(url)?),
+        Target::SqliteMemory => DbConnection::Sqlite(sqlite(":memory:", false)?),
+        Target::SqliteFile(path) => DbConnection::Sqlite(sqlite(path, read_only)?),
+    })
 }
 
-/// Opens connections for the pool and tells it which ones to throw away.
-#[derive(Debug)]
-struct Manager {
-    target: Target,
-}
-
-impl r2d2::ManageConnection for Manager {
-    type Connection = PooledConn;
-    type Error = diesel::ConnectionError;
-
-    fn connect(&self) -> Result<PooledConn, Self::Error> {
-        let conn = match &self.target {
-            Target::Postgres(url) => DbConnection::Postgres(PgConnection::establish(url)?),
-            Target::SqliteMemory => DbConnection::Sqlite(sqlite(":memory:")?),
-            Target::SqliteFile(path) => DbConnection::Sqlite(sqlite(path)?),
-        };
-        Ok(PooledConn {
-            conn,
-            broken: false,
-        })
-    }
-
-    fn is_valid(&self, conn: &mut PooledConn) -> Result<(), Self::Error> {
-        let result = match &mut conn.conn {
-            DbConnection::Postgres(c) => c.ping(),
-            DbConnection::Sqlite(c) => c.ping(),
-        };
-        result.map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))
-    }
-
-    fn has_broken(&self, conn: &mut PooledConn) -> bool {
-        conn.broken
-            || match &mut conn.conn {
-                DbConnection::Postgres(c) => c.is_broken(),
-                DbConnection::Sqlite(c) => c.is_broken(),
-            }
+/// Whether a connection can no longer be used: its transaction manager is broken, or it
+/// was left inside a transaction.
+fn is_broken(conn: &mut DbConnection) -> bool {
+    match conn {
+        DbConnection::Postgres(c) => c.is_broken(),
+        DbConnection::Sqlite(c) => c.is_broken(),
     }
 }
 
 /// Opens an SQLite database tuned for a server: write-ahead logging so readers never wait
 /// for the writer, a busy timeout so concurrent writers queue instead of failing, and
 /// foreign keys enforced.
-fn sqlite(path: &str) -> Result<SqliteConnection, diesel::ConnectionError> {
+fn sqlite(path: &str, read_only: bool) -> Result<SqliteConnection, diesel::ConnectionError> {
     let mut conn = SqliteConnection::establish(path)?;
     conn.batch_execute(
         "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
          PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
     )
+    .and_then(|()| {
+        if read_only {
+            conn.batch_execute("PRAGMA query_only = ON;")
+        } else {
+            Ok(())
+        }
+    })
     .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
     Ok(conn)
 }
 
-/// Settings of a [`Database`]'s connection pool, with defaults that suit a small server.
+/// Settings of a [`Database`]'s executor, with defaults that suit a small server.
 #[derive(Debug, Clone)]
 pub struct DatabaseOptions {
     max_connections: u32,
     connection_timeout: Duration,
     verify: bool,
+    queue_capacity: usize,
 }
 
 impl Default for DatabaseOptions {
@@ -202,20 +189,26 @@ impl Default for DatabaseOptions {
             max_connections: 8,
             connection_timeout: Duration::from_secs(5),
             verify: true,
+            queue_capacity: 1024,
         }
     }
 }
 
 impl DatabaseOptions {
-    /// The most connections the pool opens (default 8). An in-memory SQLite database always
-    /// uses one connection, since each connection would otherwise see its own database.
+    /// How many connections, and so database threads, the database uses (default 8).
+    ///
+    /// On PostgreSQL every thread serves every call. On an SQLite file one thread writes
+    /// and the others (at least one) only read, since SQLite lets one writer in at a time
+    /// and writers on several connections would only wait on each other. An in-memory
+    /// SQLite database always uses one connection, since each connection would otherwise
+    /// see its own database.
     pub fn max_connections(mut self, n: u32) -> Self {
         self.max_connections = n.max(1);
         self
     }
 
-    /// How long a query waits for a free connection before the request fails with
-    /// status 503 (default 5 seconds).
+    /// How long a call waits for a place in the queue or for a free thread before it
+    /// fails with status 503 (default 5 seconds).
     pub fn connection_timeout(mut self, timeout: Duration) -> Self {
         self.connection_timeout = timeout;
         self
@@ -228,22 +221,51 @@ impl DatabaseOptions {
         self.verify = verify;
         self
     }
+
+    /// How many calls may be queued or running at once on the writer threads, and as many
+    /// on the reader threads (default 1024). A call beyond that waits, without blocking
+    /// the runtime, for a place in the queue, and fails with status 503 when none frees
+    /// up within the connection timeout.
+    pub fn queue_capacity(mut self, n: usize) -> Self {
+        self.queue_capacity = n.max(1);
+        self
+    }
 }
 
-/// A pool of database connections. Cheap to clone: clones share the pool.
+/// The database: threads that each own one connection, and the queues that feed them.
+/// Cheap to clone: clones share the threads.
+///
+/// Calls are closures run with a connection on a database thread, awaited without
+/// blocking the async runtime:
+///
+/// - [`Database::read`] for a closure that only reads;
+/// - [`Database::write`] (or [`Database::run`], the same) for one that may write;
+/// - [`Database::transaction`] for one whose statements must commit or roll back
+///   together.
+///
+/// On an SQLite file reads run on reader threads and everything else on the one writer
+/// thread, so writers never wait for each other on SQLite's lock; on PostgreSQL every
+/// thread takes every kind of call.
+///
+/// Each thread opens its connection when it first needs it, replaces it when it is lost
+/// (the server went away) or when a call panicked, and answers 503 at once while it
+/// cannot open one. When the last clone is dropped, the threads finish the calls already
+/// queued and exit; [`Database::close`] waits for that.
 #[derive(Clone)]
 pub struct Database {
-    pool: r2d2::Pool<Manager>,
+    executor: Arc<Executor>,
     backend: Backend,
     /// The URL, password hidden, for logs and errors.
-    target: std::sync::Arc<str>,
+    target: Arc<str>,
 }
 
 impl fmt::Debug for Database {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (writers, readers) = self.executor.threads();
         f.debug_struct("Database")
             .field("target", &self.target)
-            .field("state", &self.pool.state())
+            .field("writer_threads", &writers)
+            .field("reader_threads", &readers)
             .finish()
     }
 }
@@ -267,38 +289,38 @@ impl Database {
         Self::connect(url.as_deref().unwrap_or(default)).await
     }
 
-    /// Connects to the database at `url` with the given pool settings.
+    /// Connects to the database at `url` with the given settings: starts the database
+    /// threads, and with [`DatabaseOptions::verify`] opens the writer's connection.
     pub async fn connect_with(url: &str, options: DatabaseOptions) -> Result<Self, Error> {
         let target = Target::parse(url)?;
         let backend = target.backend();
-        let description = format!("{target:?}").into();
-        let max_size = if target == Target::SqliteMemory {
-            1
-        } else {
-            options.max_connections
+        let description: Arc<str> = format!("{target:?}").into();
+        let threads = options.max_connections as usize;
+        let (writers, readers) = match target {
+            Target::SqliteMemory => (1, 0),
+            Target::SqliteFile(_) => (1, threads.saturating_sub(1).max(1)),
+            Target::Postgres(_) => (threads, 0),
         };
-        let pool = r2d2::Pool::builder()
-            .max_size(max_size)
-            .min_idle(Some(0))
-            .connection_timeout(options.connection_timeout)
-            // Checking each connection with a round trip before every query would double
-            // the cost of a fast query; connections that fail are discarded instead.
-            .test_on_check_out(false)
-            .build_unchecked(Manager { target });
+        let executor = Executor::start(executor::Plan {
+            target,
+            writers,
+            readers,
+            queue_capacity: options.queue_capacity,
+            wait: options.connection_timeout,
+        })?;
         let db = Database {
-            pool,
+            executor: Arc::new(executor),
             backend,
             target: description,
         };
         if options.verify {
-            let pool = db.pool.clone();
-            tokio::task::spawn_blocking(move || pool.get().map(drop))
-                .await
-                .map_err(|e| Error::Config(format!("the connection check panicked: {e}")))?
-                .map_err(|e| Error::Connect {
-                    target: db.target.to_string(),
-                    reason: e.to_string(),
-                })?;
+            db.write(|_| Ok(())).await.map_err(|e| Error::Connect {
+                target: db.target.to_string(),
+                reason: match e {
+                    DbError::Unavailable(reason) => reason,
+                    other => other.to_string(),
+                },
+            })?;
         }
         Ok(db)
     }
@@ -308,8 +330,9 @@ impl Database {
         self.backend
     }
 
-    /// Runs `query` with a pooled connection on the blocking thread pool and returns its
-    /// result. This is how custom methods reach the database:
+    /// Runs `query` with a connection on a database thread and returns its result; the
+    /// same as [`Database::write`], so it may read and write anything. This is how
+    /// custom methods reach the database:
     ///
     /// ```no_run
     /// # use channels_api::prelude::*;
@@ -322,53 +345,122 @@ impl Database {
     /// # Ok(()) }
     /// ```
     ///
-    /// A connection whose query fails because the server went away is discarded, so the
-    /// pool recovers by itself once the database is back.
+    /// A closure that only reads may use [`Database::read`] instead, which on SQLite runs
+    /// it beside the writes rather than after them.
     pub async fn run<T, F>(&self, query: F) -> Result<T, DbError>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, DieselError> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut pooled = pool
-                .get()
-                .map_err(|e| DbError::Unavailable(e.to_string()))?;
-            let result = query(&mut pooled.conn);
-            if let Err(error) = &result {
-                pooled.broken |= is_connection_lost(error);
-            }
-            result.map_err(DbError::Query)
-        })
-        .await
-        .map_err(|e| DbError::Panicked(e.to_string()))?
+        self.write(query).await
+    }
+
+    /// Runs `query`, which only reads, with a connection on a database thread. On an
+    /// SQLite file it runs on a reader thread whose connection refuses writes (a write
+    /// fails with status 500); on PostgreSQL on any thread.
+    pub async fn read<T, F>(&self, query: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, DieselError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.executor.submit(Route::Read, query).await
+    }
+
+    /// Runs `query`, which may write, with a connection on a database thread: on an
+    /// SQLite file the writer thread, on PostgreSQL any thread. Its statements commit one
+    /// by one; use [`Database::transaction`] to make them one unit.
+    pub async fn write<T, F>(&self, query: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, DieselError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.executor.submit(Route::Write, query).await
+    }
+
+    /// Runs `query` inside a transaction on one connection, as [`Database::write`] runs a
+    /// closure: committed when it returns `Ok`, rolled back when it returns `Err` or
+    /// panics.
+    ///
+    /// ```no_run
+    /// # use channels_api::prelude::*;
+    /// # diesel::table! { questions (id) { id -> Integer, question_text -> Text } }
+    /// # async fn f(db: &Database) -> Result<(), ApiError> {
+    /// use diesel::prelude::*;
+    /// db.transaction(|conn| {
+    ///     diesel::delete(questions::table).execute(conn)?;
+    ///     diesel::insert_into(questions::table)
+    ///         .values(questions::question_text.eq("the only one"))
+    ///         .execute(conn)
+    /// })
+    /// .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn transaction<T, F>(&self, query: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, DieselError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.write(move |conn| conn.transaction(query)).await
+    }
+
+    /// Free places in the writer's queue.
+    #[cfg(test)]
+    fn executor_available(&self) -> usize {
+        self.executor.writer_available()
+    }
+
+    /// [`Database::transaction`] when `atomic`, else [`Database::write`]: a single
+    /// statement needs no transaction of its own.
+    pub(crate) async fn transaction_if<T, F>(&self, atomic: bool, query: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, DieselError> + Send + 'static,
+        T: Send + 'static,
+    {
+        if atomic {
+            self.transaction(query).await
+        } else {
+            self.write(query).await
+        }
+    }
+
+    /// Drops this handle and waits, up to `grace`, for the database threads to finish
+    /// the calls already queued and exit; whether they did.
+    ///
+    /// The threads stop only once every clone of the database is dropped (a server holds
+    /// one until it has stopped), so close the last one, after the server returns.
+    pub async fn close(self, grace: Duration) -> bool {
+        let exits = self.executor.exits();
+        drop(self);
+        tokio::time::timeout(grace, exits.wait()).await.is_ok()
     }
 
     /// Applies the pending migrations of the running backend: `sqlite` on SQLite,
-    /// `postgres` on PostgreSQL. The schema's DDL differs between the two (an
-    /// auto-incrementing key is `INTEGER PRIMARY KEY` on one and `SERIAL` on the other),
-    /// so each backend keeps its own migrations folder, embedded with
-    /// `diesel_migrations::embed_migrations!`.
+    /// `postgres` on PostgreSQL, on the writer's connection. The schema's DDL differs
+    /// between the two (an auto-incrementing key is `INTEGER PRIMARY KEY` on one and
+    /// `SERIAL` on the other), so each backend keeps its own migrations folder, embedded
+    /// with `diesel_migrations::embed_migrations!`.
     pub async fn migrate(
         &self,
         sqlite: EmbeddedMigrations,
         postgres: EmbeddedMigrations,
     ) -> Result<(), Error> {
-        let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut pooled = pool.get().map_err(|e| Error::Migration(e.to_string()))?;
-            let applied = match &mut pooled.conn {
-                DbConnection::Sqlite(c) => c.run_pending_migrations(sqlite).map(|v| v.len()),
-                DbConnection::Postgres(c) => c.run_pending_migrations(postgres).map(|v| v.len()),
-            };
-            let applied = applied.map_err(|e| Error::Migration(e.to_string()))?;
-            if applied > 0 {
-                tracing::info!(applied, "applied database migrations");
-            }
-            Ok(())
-        })
-        .await
-        .map_err(|e| Error::Migration(format!("the migration task panicked: {e}")))?
+        let applied = self
+            .write(move |conn| {
+                let applied = match conn {
+                    DbConnection::Sqlite(c) => c.run_pending_migrations(sqlite).map(|v| v.len()),
+                    DbConnection::Postgres(c) => {
+                        c.run_pending_migrations(postgres).map(|v| v.len())
+                    }
+                };
+                Ok(applied.map_err(|e| e.to_string()))
+            })
+            .await
+            .map_err(|e| Error::Migration(e.to_string()))?
+            .map_err(Error::Migration)?;
+        if applied > 0 {
+            tracing::info!(applied, "applied database migrations");
+        }
+        Ok(())
     }
 }
 
@@ -436,5 +528,229 @@ mod tests {
             format!("{:?}", Target::parse("postgres://u:pw@h/d").unwrap()),
             "postgres://u:***@h/d"
         );
+    }
+
+    use diesel::RunQueryDsl;
+    use diesel::sql_types::{BigInt, Text};
+
+    /// A fresh SQLite file database with a table `t (v)`.
+    async fn file_db(options: DatabaseOptions) -> (tempfile::TempDir, Database) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/t.sqlite3", dir.path().display());
+        let db = Database::connect_with(&url, options).await.unwrap();
+        db.write(|conn| diesel::sql_query("CREATE TABLE t (v TEXT NOT NULL)").execute(conn))
+            .await
+            .unwrap();
+        (dir, db)
+    }
+
+    fn count(conn: &mut DbConnection) -> Result<i64, DieselError> {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        diesel::sql_query("SELECT count(*) AS n FROM t")
+            .get_result::<Count>(conn)
+            .map(|c| c.n)
+    }
+
+    fn thread_name() -> String {
+        std::thread::current().name().unwrap_or_default().to_owned()
+    }
+
+    #[tokio::test]
+    async fn routes_reads_to_readers_and_writes_to_the_writer() {
+        let (_dir, db) = file_db(DatabaseOptions::default().max_connections(4)).await;
+        assert_eq!(db.executor.threads(), (1, 3));
+        let writer = db.write(|_| Ok(thread_name())).await.unwrap();
+        let run = db.run(|_| Ok(thread_name())).await.unwrap();
+        let reader = db.read(|_| Ok(thread_name())).await.unwrap();
+        assert_eq!(writer, "channels-api-db-w0");
+        assert_eq!(run, writer);
+        assert!(reader.starts_with("channels-api-db-r"), "{reader}");
+        // A reader's connection refuses writes; the writer's takes them, and readers see
+        // them once committed.
+        let refused = db
+            .read(|conn| diesel::sql_query("INSERT INTO t VALUES ('x')").execute(conn))
+            .await;
+        assert!(matches!(refused, Err(DbError::Query(_))), "{refused:?}");
+        db.write(|conn| diesel::sql_query("INSERT INTO t VALUES ('x')").execute(conn))
+            .await
+            .unwrap();
+        assert_eq!(db.read(count).await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn memory_and_postgres_use_one_lane() {
+        let db = Database::connect("sqlite::memory:").await.unwrap();
+        assert_eq!(db.executor.threads(), (1, 0));
+        // Reads and writes see the same in-memory database.
+        db.write(|conn| diesel::sql_query("CREATE TABLE t (v TEXT NOT NULL)").execute(conn))
+            .await
+            .unwrap();
+        assert_eq!(db.read(count).await.unwrap(), 0);
+        let options = DatabaseOptions::default().max_connections(3).verify(false);
+        let pg = Database::connect_with("postgres://u:p@127.0.0.1:1/none", options)
+            .await
+            .unwrap();
+        assert_eq!(pg.executor.threads(), (3, 0));
+    }
+
+    #[tokio::test]
+    async fn a_failed_transaction_rolls_back() {
+        let (_dir, db) = file_db(DatabaseOptions::default()).await;
+        let failed = db
+            .transaction(|conn| {
+                diesel::sql_query("INSERT INTO t VALUES ('x')").execute(conn)?;
+                diesel::sql_query("INSERT INTO t VALUES (NULL)").execute(conn)
+            })
+            .await;
+        assert!(matches!(failed, Err(DbError::Query(_))), "{failed:?}");
+        assert_eq!(db.read(count).await.unwrap(), 0);
+        db.transaction(|conn| diesel::sql_query("INSERT INTO t VALUES ('y')").execute(conn))
+            .await
+            .unwrap();
+        assert_eq!(db.read(count).await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_panic_is_a_500_and_the_thread_goes_on() {
+        let (_dir, db) = file_db(DatabaseOptions::default().max_connections(2)).await;
+        let panicked = db
+            .transaction(|conn| {
+                diesel::sql_query("INSERT INTO t VALUES ('x')").execute(conn)?;
+                if thread_name().starts_with("channels-api-db") {
+                    panic!("query code failed");
+                }
+                Ok(())
+            })
+            .await;
+        match panicked {
+            Err(DbError::Panicked(reason)) => assert_eq!(reason, "query code failed"),
+            other => panic!("expected a panic, got {other:?}"),
+        }
+        let status = crate::ApiError::from(DbError::Panicked(String::new())).status();
+        assert_eq!(status, 500);
+        // The same (only) writer thread answers, with a new connection, and the panicked
+        // transaction left nothing behind.
+        assert_eq!(db.write(count).await.unwrap(), 0);
+        assert_eq!(db.read(count).await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn replaces_a_lost_connection() {
+        let (_dir, db) = file_db(DatabaseOptions::default().max_connections(2)).await;
+        let lost = db
+            .write(|_| -> Result<(), _> {
+                Err(DieselError::DatabaseError(
+                    DatabaseErrorKind::ClosedConnection,
+                    Box::new("server closed the connection".to_owned()),
+                ))
+            })
+            .await;
+        assert!(matches!(lost, Err(DbError::Query(_))), "{lost:?}");
+        // A temporary table lives in one connection: gone means the connection was
+        // replaced.
+        db.write(|conn| diesel::sql_query("CREATE TEMP TABLE mark (x)").execute(conn))
+            .await
+            .unwrap();
+        let seen = |db: Database| async move {
+            db.write(|conn| {
+                #[derive(diesel::QueryableByName)]
+                struct Name {
+                    #[diesel(sql_type = Text)]
+                    name: String,
+                }
+                diesel::sql_query("SELECT name FROM temp.sqlite_master WHERE name = 'mark'")
+                    .load::<Name>(conn)
+                    .map(|names| names.into_iter().map(|n| n.name).collect::<Vec<_>>())
+            })
+            .await
+        };
+        assert_eq!(seen(db.clone()).await.unwrap(), ["mark"]);
+        db.write(|_| -> Result<(), _> {
+            Err(DieselError::DatabaseError(
+                DatabaseErrorKind::UnableToSendCommand,
+                Box::new("gone".to_owned()),
+            ))
+        })
+        .await
+        .unwrap_err();
+        assert!(seen(db.clone()).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_database_is_unavailable_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/missing/t.sqlite3", dir.path().display());
+        let options = DatabaseOptions::default().verify(false);
+        let db = Database::connect_with(&url, options).await.unwrap();
+        let down = db.read(count).await;
+        assert!(matches!(down, Err(DbError::Unavailable(_))), "{down:?}");
+        let err = Database::connect(&url).await.unwrap_err();
+        assert!(matches!(err, Error::Connect { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn the_queue_is_bounded() {
+        let options = DatabaseOptions::default()
+            .max_connections(1)
+            .queue_capacity(2)
+            .connection_timeout(Duration::from_millis(200));
+        let db = Database::connect_with("sqlite::memory:", options)
+            .await
+            .unwrap();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let released = std::sync::Mutex::new(released);
+        // One call holds the only thread, one waits in the queue: the queue is full.
+        let holder = {
+            let db = db.clone();
+            tokio::spawn(async move {
+                db.write(move |_| {
+                    let _ = released.lock().map(|r| r.recv());
+                    Ok(())
+                })
+                .await
+            })
+        };
+        let queued = {
+            let db = db.clone();
+            tokio::spawn(async move { db.write(|_| Ok(1)).await })
+        };
+        while db.executor_available() > 0 {
+            tokio::task::yield_now().await;
+        }
+        let third = db.write(|_| Ok(2)).await;
+        assert!(matches!(third, Err(DbError::Unavailable(_))), "{third:?}");
+        release.send(()).unwrap();
+        holder.await.unwrap().unwrap();
+        // The queued call waited longer than the connection timeout: answered 503, not run.
+        let queued = queued.await.unwrap();
+        assert!(matches!(queued, Err(DbError::Unavailable(_))), "{queued:?}");
+        assert_eq!(db.write(|_| Ok(3)).await.unwrap(), 3);
+    }
+
+    #[tokio::test]
+    async fn close_drains_the_queue() {
+        let (_dir, db) = file_db(DatabaseOptions::default().max_connections(2)).await;
+        let mut calls = Vec::new();
+        for _ in 0..20 {
+            let db = db.clone();
+            calls.push(tokio::spawn(async move {
+                db.write(|conn| diesel::sql_query("INSERT INTO t VALUES ('x')").execute(conn))
+                    .await
+            }));
+        }
+        let check = db.clone();
+        for call in calls {
+            call.await.unwrap().unwrap();
+        }
+        assert_eq!(check.read(count).await.unwrap(), 20);
+        // Another clone is alive: the threads stay.
+        let still_open = db.clone();
+        assert!(!db.close(Duration::from_millis(50)).await);
+        drop(check);
+        assert!(still_open.close(Duration::from_secs(5)).await);
     }
 }

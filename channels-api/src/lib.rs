@@ -4,7 +4,7 @@
 //! `update`, `patch`, `list` and `delete` over one WebSocket, addressed as
 //! `resource.method`; add methods of your own with `#[consumer_method]`. The methods a
 //! resource offers are checked at compile time, and the runtime drives the socket loop,
-//! the dispatch, the pagination and the database pool.
+//! the dispatch, the pagination and the database executor.
 //!
 //! ```no_run
 //! use channels_api::prelude::*;
@@ -47,7 +47,7 @@
 //! - [`consumer`]: the [`Consumer`] and [`Model`] traits the derive implements, and the
 //!   built-in methods.
 //! - [`protocol`]: requests, replies and the [`Formatter`] of responses.
-//! - [`database`]: the connection pool over SQLite and PostgreSQL.
+//! - [`database`]: connections to SQLite and PostgreSQL, run on database threads.
 //! - [`router`] and [`server`]: paths, the accept loop and each connection's loop.
 //! - [`limits`]: what one connection may cost.
 //! - [`error`]: the server's [`Error`] and the client's [`ApiError`].

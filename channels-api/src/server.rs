@@ -142,7 +142,7 @@ async fn refuse_busy(mut stream: TcpStream) {
 
 /// Handshake, then the read-answer loop of one connection (see [`connection::serve`]).
 /// Connections do not wait for each other: each has its own task, and database work runs
-/// off the async threads.
+/// on the database threads (see [`Database`]).
 async fn connection(
     mut stream: TcpStream,
     peer: SocketAddr,

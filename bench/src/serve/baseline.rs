@@ -25,7 +25,7 @@ use serde_json::value::RawValue;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{NOOP_METHOD, POOL_SIZE, announce, websocket_config};
+use super::{NOOP_METHOD, POOL_SIZE, SLOW_METHOD, SlowQuery, announce, websocket_config};
 
 /// The framework's default wait for a pooled connection (`DatabaseOptions::default()`).
 const POOL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -377,6 +377,10 @@ async fn answer(text: &str, pool: &Pool) -> String {
             }
         }
         NOOP_METHOD => data(method, id, 200, ()),
+        SLOW_METHOD => match query!(pool, conn => conn.slow_query()) {
+            Ok(()) => data(method, id, 200, ()),
+            Err(e) => failure(method, id, e),
+        },
         _ => error(
             Some(method),
             id,

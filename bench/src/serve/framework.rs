@@ -1,5 +1,6 @@
 //! The framework server: the polls example app, plus a `bench.noop` method that does no
-//! database work, served the way an application serves it.
+//! database work and a `bench.slow` one that runs a 100 ms query, served the way an
+//! application serves it.
 
 use std::net::SocketAddr;
 
@@ -16,7 +17,7 @@ mod probe {
     /// `bench.noop`: answers 200 with `null`, touching nothing.
     #[derive(Queryable, Selectable, Serialize, ModelConsumer)]
     #[diesel(table_name = questions)]
-    #[consumer(resource = "bench", methods(noop))]
+    #[consumer(resource = "bench", methods(noop, slow))]
     pub(crate) struct BenchProbe {
         #[consumer(read_only)]
         pub(crate) id: i32,
@@ -29,6 +30,19 @@ mod probe {
         /// Does nothing.
         #[consumer_method]
         async fn noop(_ctx: &Context<'_>) -> Result<(), ApiError> {
+            Ok(())
+        }
+
+        /// `bench.slow`: a read that holds a reader's connection for 100 ms.
+        #[consumer_method]
+        async fn slow(ctx: &Context<'_>) -> Result<(), ApiError> {
+            use crate::serve::SlowQuery;
+            ctx.db()
+                .read(|conn| match conn {
+                    channels_api::DbConnection::Sqlite(c) => c.slow_query(),
+                    channels_api::DbConnection::Postgres(c) => c.slow_query(),
+                })
+                .await?;
             Ok(())
         }
     }

@@ -17,6 +17,49 @@ use crate::cli::{ServeOptions, ServerKind};
 /// The frame every server answers a `noop` with, apart from the request id.
 pub(crate) const NOOP_METHOD: &str = "bench.noop";
 
+/// The method that runs a query holding its database connection for [`SLOW_MS`]
+/// milliseconds: the "long query" of the stall workload.
+pub(crate) const SLOW_METHOD: &str = "bench.slow";
+
+/// How long `bench.slow`'s query takes, in milliseconds.
+pub(crate) const SLOW_MS: i32 = 100;
+
+#[diesel::declare_sql_function]
+extern "SQL" {
+    /// Sleeps `ms` milliseconds and returns it: a query that is slow without using the
+    /// CPU, as one waiting on a disk or a lock would be.
+    fn bench_sleep(ms: diesel::sql_types::Integer) -> diesel::sql_types::Integer;
+}
+
+/// A query that holds the connection for [`SLOW_MS`] milliseconds, on either backend.
+pub(crate) trait SlowQuery {
+    /// Runs it.
+    fn slow_query(&mut self) -> diesel::QueryResult<()>;
+}
+
+impl SlowQuery for diesel::SqliteConnection {
+    fn slow_query(&mut self) -> diesel::QueryResult<()> {
+        use diesel::RunQueryDsl;
+        bench_sleep_utils::register_impl(self, |ms: i32| {
+            std::thread::sleep(std::time::Duration::from_millis(
+                u64::try_from(ms).unwrap_or(0),
+            ));
+            ms
+        })?;
+        diesel::select(bench_sleep(SLOW_MS)).execute(self).map(drop)
+    }
+}
+
+impl SlowQuery for diesel::PgConnection {
+    fn slow_query(&mut self) -> diesel::QueryResult<()> {
+        use diesel::RunQueryDsl;
+        let seconds = f64::from(SLOW_MS) / 1000.0;
+        diesel::sql_query(format!("SELECT pg_sleep({seconds})"))
+            .execute(self)
+            .map(drop)
+    }
+}
+
 /// The framework's default pool size (`DatabaseOptions::default()`), which the baseline
 /// copies.
 pub(crate) const POOL_SIZE: u32 = 8;

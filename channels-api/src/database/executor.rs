@@ -1,0 +1,370 @@
+//! The database executor: threads that each own one connection, fed by bounded queues, each
+//! call answered through a oneshot channel.
+//!
+//! Handing a query to a thread that already waits for work, and getting the answer back,
+//! costs two wake-ups. Running it through tokio's blocking pool with a pooled connection
+//! costs more: the pool's mutex and condition variable, the pool of connections' own
+//! lock, and threads parked and woken on both sides. The threads here are started once and
+//! keep their connection for as long as it works.
+//!
+//! Threads are grouped in lanes. A call goes to the first idle thread of its lane, in a
+//! fixed order, so a light load stays on one warm thread; when every thread is busy, to
+//! the least loaded one whose current call has not run for long, so a slow query delays
+//! only the calls already queued behind it.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::time::{Duration, Instant};
+
+use diesel::result::Error as DieselError;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, TryAcquireError, oneshot};
+
+use super::{DbConnection, DbError, Target, is_broken, is_connection_lost, open};
+
+/// A thread whose current call started longer ago than this counts as stalled: new calls
+/// go elsewhere when another thread of its lane can take them.
+const STALLED: Duration = Duration::from_millis(2);
+
+/// One call, as a worker thread runs it.
+type Job = Box<dyn FnOnce(&mut Session) + Send>;
+
+/// Where a call runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Route {
+    /// A read-only call: a reader thread when the lanes are split.
+    Read,
+    /// A call that may write: the writer lane.
+    Write,
+}
+
+/// The threads of one [`Database`](super::Database) and the queues that feed them.
+pub(super) struct Executor {
+    writer: Lane,
+    /// `None` when reads share the writer's lane.
+    readers: Option<Lane>,
+    exits: Arc<Exits>,
+}
+
+/// How many worker threads are still running, and a way to wait until none is.
+#[derive(Debug, Default)]
+pub(super) struct Exits {
+    live: AtomicUsize,
+    notify: Notify,
+}
+
+impl Exits {
+    /// Waits until every worker thread has exited.
+    pub(super) async fn wait(&self) {
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.live.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Marks a worker thread as exited when it ends, however it ends.
+struct ExitGuard(Arc<Exits>);
+
+impl Drop for ExitGuard {
+    fn drop(&mut self) {
+        self.0.live.fetch_sub(1, Ordering::AcqRel);
+        self.0.notify.notify_waiters();
+    }
+}
+
+/// What the worker threads of one database share.
+#[derive(Debug)]
+struct Shared {
+    target: Target,
+    /// How long a call may wait for a thread before it fails with 503.
+    wait: Duration,
+    /// Counts lost connections: a connection opened before the latest loss is replaced
+    /// before its next use, since it most likely went down with the others.
+    losses: AtomicU64,
+    /// The origin of the threads' clocks.
+    epoch: Instant,
+}
+
+impl Shared {
+    /// Microseconds since `epoch`, plus one so that zero can mean "idle".
+    fn now(&self) -> u64 {
+        self.epoch.elapsed().as_micros() as u64 + 1
+    }
+}
+
+/// A group of threads that serve the same calls.
+struct Lane {
+    workers: Box<[Worker]>,
+    /// One permit per call queued or running: the queue's bound.
+    permits: Arc<Semaphore>,
+    shared: Arc<Shared>,
+}
+
+/// The sending side of one worker thread.
+struct Worker {
+    queue: SyncSender<Job>,
+    load: Arc<Load>,
+}
+
+/// What the dispatcher knows of a worker thread.
+#[derive(Debug, Default)]
+struct Load {
+    /// Calls queued or running on the thread.
+    pending: AtomicUsize,
+    /// When the running call started ([`Shared::now`]), or 0 when idle.
+    started: AtomicU64,
+}
+
+/// The settings an [`Executor`] starts with.
+#[derive(Debug)]
+pub(super) struct Plan {
+    pub(super) target: Target,
+    pub(super) writers: usize,
+    /// Reader threads; 0 sends reads to the writers.
+    pub(super) readers: usize,
+    pub(super) queue_capacity: usize,
+    pub(super) wait: Duration,
+}
+
+impl Executor {
+    /// Starts the worker threads. Connections are opened on first use.
+    pub(super) fn start(plan: Plan) -> std::io::Result<Self> {
+        let shared = Arc::new(Shared {
+            target: plan.target,
+            wait: plan.wait,
+            losses: AtomicU64::new(0),
+            epoch: Instant::now(),
+        });
+        let exits = Arc::new(Exits::default());
+        let capacity = plan.queue_capacity.max(1);
+        let writer = Lane::start(&shared, &exits, "w", plan.writers.max(1), false, capacity)?;
+        let readers = match plan.readers {
+            0 => None,
+            n => Some(Lane::start(&shared, &exits, "r", n, true, capacity)?),
+        };
+        Ok(Self {
+            writer,
+            readers,
+            exits,
+        })
+    }
+
+    /// The threads' exit count, to wait on after the executor is dropped.
+    pub(super) fn exits(&self) -> Arc<Exits> {
+        self.exits.clone()
+    }
+
+    /// How many threads serve writes and reads.
+    pub(super) fn threads(&self) -> (usize, usize) {
+        let writers = self.writer.workers.len();
+        let readers = self.readers.as_ref().map_or(0, |lane| lane.workers.len());
+        (writers, readers)
+    }
+
+    /// Free places in the writer lane's queue.
+    #[cfg(test)]
+    pub(super) fn writer_available(&self) -> usize {
+        self.writer.permits.available_permits()
+    }
+
+    /// Runs `call` with a connection on a thread of `route`'s lane, and returns its result.
+    pub(super) async fn submit<T, F>(&self, route: Route, call: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, DieselError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let lane = match (route, &self.readers) {
+            (Route::Read, Some(readers)) => readers,
+            _ => &self.writer,
+        };
+        let permit = lane.permit().await?;
+        let (answer, answered) = oneshot::channel();
+        let queued = Instant::now();
+        let job: Job = Box::new(move |session: &mut Session| {
+            let _permit = permit;
+            // Nobody waits for the answer any more: skip the work.
+            if answer.is_closed() {
+                return;
+            }
+            let _ = answer.send(session.execute(queued, call));
+        });
+        lane.dispatch(job)?;
+        answered
+            .await
+            .map_err(|_| DbError::Unavailable("the database thread stopped".into()))?
+    }
+}
+
+impl Lane {
+    fn start(
+        shared: &Arc<Shared>,
+        exits: &Arc<Exits>,
+        kind: &str,
+        threads: usize,
+        read_only: bool,
+        capacity: usize,
+    ) -> std::io::Result<Self> {
+        let mut workers = Vec::with_capacity(threads);
+        for i in 0..threads {
+            // Every queue can hold every permit, so sending never blocks.
+            let (queue, jobs) = sync_channel(capacity);
+            let load = Arc::new(Load::default());
+            let session = Session {
+                shared: shared.clone(),
+                read_only,
+                conn: None,
+            };
+            exits.live.fetch_add(1, Ordering::AcqRel);
+            let guard = ExitGuard(exits.clone());
+            let thread_load = load.clone();
+            std::thread::Builder::new()
+                .name(format!("channels-api-db-{kind}{i}"))
+                .spawn(move || work(jobs, session, thread_load, guard))?;
+            workers.push(Worker { queue, load });
+        }
+        Ok(Self {
+            workers: workers.into_boxed_slice(),
+            permits: Arc::new(Semaphore::new(capacity)),
+            shared: shared.clone(),
+        })
+    }
+
+    /// A place in the queue, waiting for one up to the connection timeout.
+    async fn permit(&self) -> Result<OwnedSemaphorePermit, DbError> {
+        match self.permits.clone().try_acquire_owned() {
+            Ok(permit) => Ok(permit),
+            Err(TryAcquireError::NoPermits) => {
+                tokio::time::timeout(self.shared.wait, self.permits.clone().acquire_owned())
+                    .await
+                    .map_err(|_| DbError::Unavailable("the database queue is full".into()))?
+                    .map_err(|_| DbError::Unavailable("the database is closed".into()))
+            }
+            Err(TryAcquireError::Closed) => {
+                Err(DbError::Unavailable("the database is closed".into()))
+            }
+        }
+    }
+
+    /// Queues `job` on the thread that should take it next.
+    fn dispatch(&self, job: Job) -> Result<(), DbError> {
+        let worker = self.pick();
+        worker.load.pending.fetch_add(1, Ordering::AcqRel);
+        match worker.queue.try_send(job) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                worker.load.pending.fetch_sub(1, Ordering::AcqRel);
+                Err(DbError::Unavailable(
+                    "the database thread cannot take work".into(),
+                ))
+            }
+        }
+    }
+
+    /// The first idle thread; else the least loaded one that is not stalled on a long
+    /// call; else the least loaded one.
+    fn pick(&self) -> &Worker {
+        let mut least = &self.workers[0];
+        let mut least_pending = usize::MAX;
+        for worker in self.workers.iter() {
+            let pending = worker.load.pending.load(Ordering::Acquire);
+            if pending == 0 {
+                return worker;
+            }
+            if pending < least_pending {
+                least = worker;
+                least_pending = pending;
+            }
+        }
+        if self.workers.len() == 1 {
+            return least;
+        }
+        let now = self.shared.now();
+        let stalled_before = now.saturating_sub(STALLED.as_micros() as u64);
+        let mut best: Option<(usize, &Worker)> = None;
+        for worker in self.workers.iter() {
+            let started = worker.load.started.load(Ordering::Acquire);
+            if started != 0 && started < stalled_before {
+                continue;
+            }
+            let pending = worker.load.pending.load(Ordering::Acquire);
+            if best.is_none_or(|(p, _)| pending < p) {
+                best = Some((pending, worker));
+            }
+        }
+        best.map_or(least, |(_, worker)| worker)
+    }
+}
+
+/// A worker thread: runs queued calls until every sender is gone and the queue is empty.
+fn work(jobs: Receiver<Job>, mut session: Session, load: Arc<Load>, _exit: ExitGuard) {
+    while let Ok(job) = jobs.recv() {
+        load.started.store(session.shared.now(), Ordering::Release);
+        job(&mut session);
+        load.started.store(0, Ordering::Release);
+        load.pending.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A worker thread's connection, opened on first use and replaced when it breaks.
+pub(super) struct Session {
+    shared: Arc<Shared>,
+    /// Reader threads of SQLite open their connection with `query_only`, so a write sent
+    /// to them by mistake fails instead of contending with the writer.
+    read_only: bool,
+    /// The connection and the loss count when it was opened.
+    conn: Option<(DbConnection, u64)>,
+}
+
+impl Session {
+    /// Runs `call`, queued at `queued`, with the thread's connection.
+    fn execute<T>(
+        &mut self,
+        queued: Instant,
+        call: impl FnOnce(&mut DbConnection) -> Result<T, DieselError>,
+    ) -> Result<T, DbError> {
+        if queued.elapsed() > self.shared.wait {
+            return Err(DbError::Unavailable(
+                "no database thread was free within the connection timeout".into(),
+            ));
+        }
+        let losses = self.shared.losses.load(Ordering::Acquire);
+        let conn = match &mut self.conn {
+            Some((conn, opened)) if *opened >= losses => conn,
+            _ => {
+                self.conn = None;
+                let conn = open(&self.shared.target, self.read_only)
+                    .map_err(|e| DbError::Unavailable(e.to_string()))?;
+                &mut self.conn.insert((conn, losses)).0
+            }
+        };
+        match catch_unwind(AssertUnwindSafe(|| call(conn))) {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => {
+                if is_connection_lost(&error) {
+                    self.shared.losses.fetch_add(1, Ordering::AcqRel);
+                    self.conn = None;
+                } else if is_broken(conn) {
+                    self.conn = None;
+                }
+                Err(DbError::Query(error))
+            }
+            Err(panic) => {
+                // The connection may be mid-transaction or otherwise half-used.
+                self.conn = None;
+                let reason = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a database call panicked".to_owned());
+                Err(DbError::Panicked(reason))
+            }
+        }
+    }
+}
