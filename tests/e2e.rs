@@ -1753,3 +1753,45 @@ fn js_object_to_json(js: &str) -> String {
     out.push_str(&word);
     out
 }
+
+/// A statement past PostgreSQL's `statement_timeout` is cancelled and answers 503; the
+/// connection stays usable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL: set CHANNELS_API_TEST_POSTGRES_URL, run with --ignored"]
+async fn postgres_statement_timeout_cancels_long_queries() {
+    use diesel::RunQueryDsl;
+    let test_db = TestDb::new(Backend::Postgres).await;
+    let options = DatabaseOptions::default().statement_timeout(Duration::from_millis(200));
+    let db = Database::connect_with(&test_db.url, options).await.unwrap();
+    let started = std::time::Instant::now();
+    let error = db
+        .read(|conn| diesel::sql_query("SELECT pg_sleep(5)").execute(conn))
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(4));
+    assert_eq!(channels_api::ApiError::from(error).status(), 503);
+    let n = db
+        .read(|conn| diesel::sql_query("SELECT 1").execute(conn))
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+}
+
+/// With pinned hosts, a request for any other `Host` (a rebinding page's own name) is
+/// refused before routing; the pinned one connects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pinned_hosts_refuse_other_hosts() {
+    let router = polls::router().allowed_hosts(["api.example.test"]);
+    let server = TestServer::start(Backend::Sqlite, router).await;
+    let upgrade = |host: &str| {
+        format!(
+            "GET / HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+             Origin: http://{host}\r\n\r\n"
+        )
+    };
+    let (status, _) = http_get(server.addr, &upgrade("rebound.example.test")).await;
+    assert_eq!(status, 421);
+    let client = Client::connect_with(server.addr, "/", &[("host", "api.example.test")]).await;
+    assert!(client.is_ok(), "{:?}", client.err());
+}

@@ -137,9 +137,22 @@ fn redact(url: &str) -> String {
 
 /// Opens a connection to `target`. A read-only SQLite connection refuses writes
 /// (`PRAGMA query_only`).
-fn open(target: &Target, read_only: bool) -> Result<DbConnection, diesel::ConnectionError> {
+fn open(
+    target: &Target,
+    read_only: bool,
+    statement_timeout: Duration,
+) -> Result<DbConnection, diesel::ConnectionError> {
     Ok(match target {
-        Target::Postgres(url) => DbConnection::Postgres(PgConnection::establish(url)?),
+        Target::Postgres(url) => {
+            let mut conn = PgConnection::establish(url)?;
+            // 0 turns PostgreSQL's timeout off, as it does in SQL.
+            conn.batch_execute(&format!(
+                "SET statement_timeout = {}",
+                statement_timeout.as_millis()
+            ))
+            .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+            DbConnection::Postgres(conn)
+        }
         Target::SqliteMemory => DbConnection::Sqlite(sqlite(":memory:", false)?),
         Target::SqliteFile(path) => DbConnection::Sqlite(sqlite(path, read_only)?),
     })
@@ -181,6 +194,7 @@ pub struct DatabaseOptions {
     connection_timeout: Duration,
     verify: bool,
     queue_capacity: usize,
+    statement_timeout: Duration,
 }
 
 impl Default for DatabaseOptions {
@@ -190,6 +204,7 @@ impl Default for DatabaseOptions {
             connection_timeout: Duration::from_secs(5),
             verify: true,
             queue_capacity: 1024,
+            statement_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -219,6 +234,15 @@ impl DatabaseOptions {
     /// requests then fail with status 503 until it is reachable.
     pub fn verify(mut self, verify: bool) -> Self {
         self.verify = verify;
+        self
+    }
+
+    /// How long one statement may run on PostgreSQL before the server cancels it and the
+    /// request fails with status 503 (default 30 s; `Duration::ZERO` turns it off). SQLite
+    /// offers no such timeout through Diesel; there, the bounds of [`Limits`](crate::Limits)
+    /// keep every query the built-in methods build small.
+    pub fn statement_timeout(mut self, timeout: Duration) -> Self {
+        self.statement_timeout = timeout;
         self
     }
 
@@ -307,6 +331,7 @@ impl Database {
             readers,
             queue_capacity: options.queue_capacity,
             wait: options.connection_timeout,
+            statement_timeout: options.statement_timeout,
         })?;
         let db = Database {
             executor: Arc::new(executor),

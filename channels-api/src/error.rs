@@ -373,9 +373,12 @@ fn column_of(info: &dyn DatabaseErrorInformation) -> Option<String> {
     (!column.is_empty()).then(|| column.to_owned())
 }
 
-/// SQLite's answer when another connection holds the write lock past the busy timeout.
+/// SQLite's answer when another connection holds the write lock past the busy timeout,
+/// and PostgreSQL's when a statement ran past `statement_timeout`.
 fn is_busy(message: &str) -> bool {
-    message.contains("database is locked") || message.contains("database is busy")
+    message.contains("database is locked")
+        || message.contains("database is busy")
+        || message.contains("canceling statement due to statement timeout")
 }
 
 #[cfg(test)]

@@ -70,6 +70,7 @@ pub struct Router {
     debug: bool,
     authenticate: Option<Authenticate>,
     origins: Origins,
+    hosts: Option<Vec<String>>,
     errors: Vec<String>,
 }
 
@@ -128,6 +129,7 @@ impl Router {
             debug: false,
             authenticate: None,
             origins: Origins::SameOriginAnd(Vec::new()),
+            hosts: None,
             errors: Vec::new(),
         }
     }
@@ -318,6 +320,22 @@ impl Router {
         self
     }
 
+    /// The `Host` header values this server answers to, such as `api.example.com` or
+    /// `127.0.0.1:8000` (with the port when clients send one). Any other host is refused
+    /// with HTTP 421 before routing. The origin check compares a page's origin with the
+    /// host it asked for, so a page served under a name of the attacker's that resolves to
+    /// this server (DNS rebinding) would pass it; pinning the hosts closes that door.
+    pub fn allowed_hosts<I, S>(mut self, hosts: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.hosts
+            .get_or_insert_with(Vec::new)
+            .extend(hosts.into_iter().map(Into::into));
+        self
+    }
+
     /// Lets pages of any origin connect. Only for APIs that authenticate with something a
     /// browser does not send by itself (a token in the query string, say), never with
     /// cookies.
@@ -367,6 +385,7 @@ impl Router {
                 debugger,
                 authenticate: self.authenticate,
                 origins: self.origins,
+                hosts: self.hosts,
             },
         ))
     }
@@ -587,6 +606,19 @@ pub(crate) struct Gate {
     pub(crate) debugger: Option<String>,
     pub(crate) authenticate: Option<Authenticate>,
     pub(crate) origins: Origins,
+    /// The `Host` values served, when pinned.
+    pub(crate) hosts: Option<Vec<String>>,
+}
+
+impl Gate {
+    /// Whether a request for `host` is for this server.
+    pub(crate) fn serves_host(&self, host: Option<&str>) -> bool {
+        match (&self.hosts, host) {
+            (None, _) => true,
+            (Some(hosts), Some(host)) => hosts.iter().any(|h| h.eq_ignore_ascii_case(host)),
+            (Some(_), None) => false,
+        }
+    }
 }
 
 fn error_response<'a>(

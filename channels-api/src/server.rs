@@ -205,6 +205,13 @@ async fn route<'s>(
         Head::Upgrade { request, rest } => (request, Some(rest)),
         Head::Plain { request } => (request, None),
     };
+    let host = request.headers().get("host").and_then(|v| v.to_str().ok());
+    if !shared.gate.serves_host(host) {
+        tracing::debug!(?host, "host refused");
+        let refusal = HttpResponse::text(421, "this server does not serve that host\n");
+        handshake::respond(stream, &refusal, false).await?;
+        return Ok(None);
+    }
     let path = request.uri().path();
     let endpoint = shared.endpoints.iter().find(|e| e.path == path);
     let response = match (endpoint, rest) {
@@ -288,6 +295,7 @@ mod tests {
                 debugger: None,
                 authenticate: None,
                 origins: crate::router::Origins::Any,
+                hosts: None,
             },
         });
         let (_stop, stopped) = watch::channel(false);

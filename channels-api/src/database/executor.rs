@@ -85,6 +85,8 @@ struct Shared {
     target: Target,
     /// How long a call may wait for a thread before it fails with 503.
     wait: Duration,
+    /// PostgreSQL's `statement_timeout` on every connection.
+    statement_timeout: Duration,
     /// Counts lost connections: a connection opened before the latest loss is replaced
     /// before its next use, since it most likely went down with the others.
     losses: AtomicU64,
@@ -131,6 +133,7 @@ pub(super) struct Plan {
     pub(super) readers: usize,
     pub(super) queue_capacity: usize,
     pub(super) wait: Duration,
+    pub(super) statement_timeout: Duration,
 }
 
 impl Executor {
@@ -139,6 +142,7 @@ impl Executor {
         let shared = Arc::new(Shared {
             target: plan.target,
             wait: plan.wait,
+            statement_timeout: plan.statement_timeout,
             losses: AtomicU64::new(0),
             epoch: Instant::now(),
         });
@@ -339,8 +343,12 @@ impl Session {
             Some((conn, opened)) if *opened >= losses => conn,
             _ => {
                 self.conn = None;
-                let conn = open(&self.shared.target, self.read_only)
-                    .map_err(|e| DbError::Unavailable(e.to_string()))?;
+                let conn = open(
+                    &self.shared.target,
+                    self.read_only,
+                    self.shared.statement_timeout,
+                )
+                .map_err(|e| DbError::Unavailable(e.to_string()))?;
                 &mut self.conn.insert((conn, losses)).0
             }
         };
