@@ -6,7 +6,7 @@ use quote::{quote, quote_spanned};
 use syn::DeriveInput;
 use syn::spanned::Spanned;
 
-use crate::model::{Field, Method, Model, json_type, option_inner};
+use crate::model::{Builtin, Field, Method, Model, json_type, option_inner};
 
 pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     let model = Model::from_ast(input)?;
@@ -726,13 +726,13 @@ fn expand_consumer(model: &Model<'_>) -> TokenStream {
             }
         };
         let call = match method {
-            Method::Builtin(_) => match name.as_str() {
-                "create" => run(quote!(__cp::builtin::create::<Self>(ctx, payload))),
-                "retrieve" => run(quote!(__cp::builtin::retrieve::<Self>(ctx, payload))),
-                "update" => run(quote!(__cp::builtin::update::<Self>(ctx, payload, false))),
-                "patch" => run(quote!(__cp::builtin::update::<Self>(ctx, payload, true))),
-                "delete" => run(quote!(__cp::builtin::delete::<Self>(ctx, payload))),
-                _ => run(quote! {
+            Method::Builtin(builtin, _) => match builtin {
+                Builtin::Create => run(quote!(__cp::builtin::create::<Self>(ctx, payload))),
+                Builtin::Retrieve => run(quote!(__cp::builtin::retrieve::<Self>(ctx, payload))),
+                Builtin::Update => run(quote!(__cp::builtin::update::<Self>(ctx, payload, false))),
+                Builtin::Patch => run(quote!(__cp::builtin::update::<Self>(ctx, payload, true))),
+                Builtin::Delete => run(quote!(__cp::builtin::delete::<Self>(ctx, payload))),
+                Builtin::List => run(quote! {
                     __cp::builtin::list::<Self>(ctx, payload, __cp::ListOptions {
                         page_size: #page_size,
                         max_page_size: #max_page_size,
@@ -824,14 +824,16 @@ fn expand_schema(model: &Model<'_>) -> TokenStream {
     changes.extend(model.changeable().map(|f| f.wire.as_str()));
     let methods = model.methods.iter().map(|method| {
         let name = method.ident().to_string();
-        let arguments: Option<Vec<&str>> = match (method, name.as_str()) {
-            (Method::Custom(_), _) => None,
-            (_, "create") => Some(writable.clone()),
-            (_, "retrieve" | "delete") => Some(vec![pk.as_str()]),
-            (_, "update" | "patch") => Some(changes.clone()),
-            _ => Some(vec!["page", "page_size"]),
+        let arguments: Option<Vec<&str>> = match method {
+            Method::Custom(_) => None,
+            Method::Builtin(builtin, _) => Some(match builtin {
+                Builtin::Create => writable.clone(),
+                Builtin::Retrieve | Builtin::Delete => vec![pk.as_str()],
+                Builtin::Update | Builtin::Patch => changes.clone(),
+                Builtin::List => vec!["page", "page_size"],
+            }),
         };
-        let builtin = matches!(method, Method::Builtin(_));
+        let builtin = matches!(method, Method::Builtin(..));
         let arguments = match arguments {
             Some(names) => quote!(__cp::Option::Some(__cp::Vec::from([#( #names ),*]))),
             None => quote!(__cp::Option::None),

@@ -5,21 +5,66 @@ use syn::{Data, DeriveInput, Expr, Fields, GenericArgument, Ident, Path, PathArg
 use crate::attr;
 use crate::ctxt::Ctxt;
 
-/// The built-in methods, as written in `methods(...)`.
-pub(crate) const BUILTINS: &[&str] = &["create", "retrieve", "update", "patch", "list", "delete"];
+/// A built-in method. Every place that generates code for one matches on this enum, so
+/// a new built-in cannot silently fall into another's code.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Builtin {
+    Create,
+    Retrieve,
+    Update,
+    Patch,
+    List,
+    Delete,
+}
 
-/// The methods of a consumer whose `methods(...)` is left out.
-const DEFAULTS: &[&str] = &["create", "retrieve", "update", "list", "delete"];
+impl Builtin {
+    /// Every built-in method, as written in `methods(...)`.
+    pub(crate) const ALL: [(&'static str, Builtin); 6] = [
+        ("create", Builtin::Create),
+        ("retrieve", Builtin::Retrieve),
+        ("update", Builtin::Update),
+        ("patch", Builtin::Patch),
+        ("list", Builtin::List),
+        ("delete", Builtin::Delete),
+    ];
+
+    /// The methods of a consumer whose `methods(...)` is left out.
+    const DEFAULTS: [Builtin; 5] = [
+        Builtin::Create,
+        Builtin::Retrieve,
+        Builtin::Update,
+        Builtin::List,
+        Builtin::Delete,
+    ];
+
+    fn from_name(name: &Ident) -> Option<Builtin> {
+        Self::ALL
+            .iter()
+            .find(|(n, _)| name == n)
+            .map(|(_, builtin)| *builtin)
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, b)| *b == self)
+            .map_or("", |(name, _)| name)
+    }
+
+    fn names() -> String {
+        Self::ALL.map(|(name, _)| name).join(", ")
+    }
+}
 
 pub(crate) enum Method {
-    Builtin(Ident),
+    Builtin(Builtin, Ident),
     Custom(Ident),
 }
 
 impl Method {
     pub(crate) fn ident(&self) -> &Ident {
         match self {
-            Method::Builtin(ident) | Method::Custom(ident) => ident,
+            Method::Builtin(_, ident) | Method::Custom(ident) => ident,
         }
     }
 }
@@ -223,7 +268,7 @@ impl<'a> Model<'a> {
                         &keyword,
                         format!(
                             "`methods(...)` lists no method; built-in ones are: {}",
-                            BUILTINS.join(", ")
+                            Builtin::names()
                         ),
                     );
                 }
@@ -233,18 +278,16 @@ impl<'a> Model<'a> {
                         cx.error_spanned_by(&name, format!("duplicate method `{name}`"));
                         continue;
                     }
-                    let builtin = BUILTINS.iter().any(|b| name == b);
-                    methods.push(if builtin {
-                        Method::Builtin(name)
-                    } else {
-                        Method::Custom(name)
+                    methods.push(match Builtin::from_name(&name) {
+                        Some(builtin) => Method::Builtin(builtin, name),
+                        None => Method::Custom(name),
                     });
                 }
                 methods
             }
-            None => DEFAULTS
+            None => Builtin::DEFAULTS
                 .iter()
-                .map(|name| Method::Builtin(Ident::new(name, input.ident.span())))
+                .map(|b| Method::Builtin(*b, Ident::new(b.name(), input.ident.span())))
                 .collect(),
         };
 

@@ -35,8 +35,12 @@ where
     })
 }
 
-/// The methods that only read.
-const READ_METHODS: &[&str] = &["retrieve", "list", "subscribe"];
+/// Whether a request's method only reads: a built-in read (`retrieve`, `list`), or
+/// `subscribe`.
+fn reads_only(method: &str) -> bool {
+    method == "subscribe"
+        || crate::consumer::Builtin::from_name(method).is_some_and(|b| b.is_read())
+}
 
 /// Decides whether a request may run, before it touches the database, and whether it may
 /// see or change one record. Name one with `#[consumer(permission = ...)]`.
@@ -97,7 +101,7 @@ pub struct IsAuthenticatedOrReadOnly;
 
 impl<M> Permission<M> for IsAuthenticatedOrReadOnly {
     fn has_permission(&self, ctx: &Context<'_>) -> Result<(), ApiError> {
-        if ctx.is_authenticated() || READ_METHODS.contains(&ctx.method()) {
+        if ctx.is_authenticated() || reads_only(ctx.method()) {
             Ok(())
         } else {
             Err(login_required())
@@ -111,7 +115,7 @@ pub struct ReadOnly;
 
 impl<M> Permission<M> for ReadOnly {
     fn has_permission(&self, ctx: &Context<'_>) -> Result<(), ApiError> {
-        if READ_METHODS.contains(&ctx.method()) {
+        if reads_only(ctx.method()) {
             Ok(())
         } else {
             Err(ApiError::forbidden("this resource is read-only"))

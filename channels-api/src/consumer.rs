@@ -23,11 +23,77 @@ use crate::schema::ResourceSchema;
 /// The future a method returns.
 pub type MethodFuture<'a> = Pin<Box<dyn Future<Output = Result<Reply, ApiError>> + Send + 'a>>;
 
-/// The methods every model consumer can offer, in the order of the protocol reference.
-pub const BUILTIN_METHODS: &[&str] = &["create", "retrieve", "update", "patch", "list", "delete"];
+/// A built-in method. `#[derive(ModelConsumer)]` generates each one's code from a match
+/// on its own copy of this list, so no built-in can fall into another's code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Builtin {
+    /// `create`: insert a record.
+    Create,
+    /// `retrieve`: read one record by its key.
+    Retrieve,
+    /// `update`: change every writable field of a record.
+    Update,
+    /// `patch`: change some fields of a record.
+    Patch,
+    /// `list`: read a page of records.
+    List,
+    /// `delete`: remove a record.
+    Delete,
+}
+
+impl Builtin {
+    /// Every built-in method, in the order of the protocol reference.
+    pub const ALL: [Builtin; 6] = [
+        Builtin::Create,
+        Builtin::Retrieve,
+        Builtin::Update,
+        Builtin::Patch,
+        Builtin::List,
+        Builtin::Delete,
+    ];
+
+    /// The method's name on the wire.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Builtin::Create => "create",
+            Builtin::Retrieve => "retrieve",
+            Builtin::Update => "update",
+            Builtin::Patch => "patch",
+            Builtin::List => "list",
+            Builtin::Delete => "delete",
+        }
+    }
+
+    /// The built-in method called `name`, if there is one.
+    pub fn from_name(name: &str) -> Option<Builtin> {
+        Self::ALL.into_iter().find(|b| b.name() == name)
+    }
+
+    /// Whether the method only reads.
+    pub const fn is_read(self) -> bool {
+        matches!(self, Builtin::Retrieve | Builtin::List)
+    }
+}
+
+/// The names of the methods every model consumer can offer ([`Builtin::ALL`]).
+pub const BUILTIN_METHODS: &[&str] = &[
+    Builtin::Create.name(),
+    Builtin::Retrieve.name(),
+    Builtin::Update.name(),
+    Builtin::Patch.name(),
+    Builtin::List.name(),
+    Builtin::Delete.name(),
+];
 
 /// The methods a consumer offers when its `methods(...)` is left out.
-pub const DEFAULT_METHODS: &[&str] = &["create", "retrieve", "update", "list", "delete"];
+pub const DEFAULT_METHODS: &[&str] = &[
+    Builtin::Create.name(),
+    Builtin::Retrieve.name(),
+    Builtin::Update.name(),
+    Builtin::List.name(),
+    Builtin::Delete.name(),
+];
 
 /// What the router asks of a method: run it for a request, or say which payload fields it
 /// reads (for `api.schema`).

@@ -75,7 +75,7 @@ pub use auth::{
     ReadOnly,
 };
 pub use channels_api_derive::{ModelConsumer, consumer_method};
-pub use consumer::{Call, Consumer, CursorPage, ListOptions, Model, Outcome, Page};
+pub use consumer::{Builtin, Call, Consumer, CursorPage, ListOptions, Model, Outcome, Page};
 pub use context::{ConnectionInfo, Context};
 pub use database::{Backend, Database, DatabaseOptions, DbConnection, DbError};
 pub use error::{ApiError, Error, Errors, Result};

@@ -14,7 +14,7 @@ use crate::auth::Authenticate;
 
 use serde_json::value::RawValue;
 
-use crate::consumer::{BUILTIN_METHODS, Call, Consumer, Outcome};
+use crate::consumer::{Builtin, Call, Consumer, Outcome};
 use crate::context::{ConnectionInfo, Context};
 use crate::database::Database;
 use crate::error::{ApiError, Error};
@@ -543,7 +543,7 @@ impl Endpoint {
             .map(|m| format!("{}.{m}", resource.name))
             .collect::<Vec<_>>()
             .join(", ");
-        if BUILTIN_METHODS.contains(&method) {
+        if Builtin::from_name(method).is_some() {
             ApiError::field(
                 405,
                 "method",
