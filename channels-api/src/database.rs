@@ -469,13 +469,45 @@ impl Database {
         sqlite: EmbeddedMigrations,
         postgres: EmbeddedMigrations,
     ) -> Result<(), Error> {
+        self.apply(Some(sqlite), Some(postgres)).await
+    }
+
+    /// Applies `migrations`, written for the one backend an application supports. On the
+    /// other backend it fails with [`Error::Migration`], saying so.
+    ///
+    /// ```no_run
+    /// # use channels_api::Database;
+    /// # async fn f(db: &Database, migrations: channels_api::diesel_migrations::EmbeddedMigrations) -> Result<(), channels_api::Error> {
+    /// // const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+    /// db.run_migrations(migrations).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn run_migrations(&self, migrations: EmbeddedMigrations) -> Result<(), Error> {
+        match self.backend {
+            Backend::Sqlite => self.apply(Some(migrations), None).await,
+            Backend::Postgres => self.apply(None, Some(migrations)).await,
+        }
+    }
+
+    /// Applies the migrations given for the running backend.
+    async fn apply(
+        &self,
+        sqlite: Option<EmbeddedMigrations>,
+        postgres: Option<EmbeddedMigrations>,
+    ) -> Result<(), Error> {
+        let backend = self.backend;
         let applied = self
             .write(move |conn| {
+                let missing = || format!("no migrations were given for {backend}");
                 let applied = match conn {
-                    DbConnection::Sqlite(c) => c.run_pending_migrations(sqlite).map(|v| v.len()),
-                    DbConnection::Postgres(c) => {
-                        c.run_pending_migrations(postgres).map(|v| v.len())
-                    }
+                    DbConnection::Sqlite(c) => match sqlite {
+                        Some(m) => c.run_pending_migrations(m).map(|v| v.len()),
+                        None => return Ok(Err(missing())),
+                    },
+                    DbConnection::Postgres(c) => match postgres {
+                        Some(m) => c.run_pending_migrations(m).map(|v| v.len()),
+                        None => return Ok(Err(missing())),
+                    },
                 };
                 Ok(applied.map_err(|e| e.to_string()))
             })
