@@ -17,6 +17,7 @@
 mod cli;
 mod db;
 mod depth;
+mod hostile;
 mod idle;
 mod load;
 mod process;
@@ -33,7 +34,7 @@ use db::{Backend, FreshDb};
 use depth::PaginationDepth;
 use load::{PageMode, Plan, Rows, RunStats, Workload};
 use process::ServerProcess;
-use report::{BackendResults, MemoryPair, Report, Settings, WorkloadResult};
+use report::{BackendResults, HostilePair, MemoryPair, Report, Settings, WorkloadResult};
 use system::Pinning;
 
 fn main() {
@@ -371,11 +372,21 @@ async fn run_backend(
     } else {
         Some(pagination_depth(backend, options, cpu).await?)
     };
+    // The socket's behaviour does not depend on the database: measured once, on SQLite.
+    let hostile = if options.quick || backend != Backend::Sqlite {
+        None
+    } else {
+        Some(HostilePair {
+            framework: hostile(ServerKind::Framework, backend, options, cpu).await?,
+            baseline: hostile(ServerKind::Baseline, backend, options, cpu).await?,
+        })
+    };
     Ok(BackendResults {
         backend,
         workloads,
         memory,
         pagination_depth,
+        hostile,
     })
 }
 
@@ -436,6 +447,38 @@ async fn pagination_depth(
         ratios(PageMode::Offset)
     );
     Ok(result)
+}
+
+/// What hostile clients cost a fresh server of `kind`.
+async fn hostile(
+    kind: ServerKind,
+    backend: Backend,
+    options: &Options,
+    cpu: Option<usize>,
+) -> Result<hostile::HostileStats, String> {
+    progress!(
+        "  {} hostile clients: large messages, a client that never reads, half-open \
+         handshakes, {} server",
+        backend.name(),
+        kind.name()
+    );
+    let db = fresh_db(backend, options, kind.name()).await?;
+    let mut server = ServerProcess::start(kind, Some(&db.url), cpu)?;
+    let stats = hostile::measure(&mut server).await?;
+    progress!(
+        "    {:.0} B per idle connection after a large message; {} KiB accepted from a \
+         client that never reads, RSS {:+} KiB; {:.0} B per half-open handshake, a normal \
+         client served in {:.1} ms meanwhile",
+        stats.after_large_bytes_per_connection,
+        stats.pipelined_bytes_accepted / 1024,
+        stats.pipelined_rss_growth_bytes / 1024,
+        stats.half_open_bytes_per_connection,
+        stats.served_during_half_open_ms
+    );
+    server.check_alive()?;
+    drop(server);
+    drop(db);
+    Ok(stats)
 }
 
 /// The memory test of a fresh server of `kind`.

@@ -57,6 +57,15 @@ pub(crate) struct BackendResults {
     pub(crate) memory: Option<MemoryPair>,
     /// The framework's cost of a first and a deep page; `None` when skipped.
     pub(crate) pagination_depth: Option<PaginationDepth>,
+    /// What hostile clients cost each server; `None` when skipped.
+    pub(crate) hostile: Option<HostilePair>,
+}
+
+/// The hostile-client figures of both servers.
+#[derive(Debug, Serialize)]
+pub(crate) struct HostilePair {
+    pub(crate) framework: crate::hostile::HostileStats,
+    pub(crate) baseline: crate::hostile::HostileStats,
 }
 
 /// One workload on one backend: the median round of each server, and every round.
@@ -194,6 +203,51 @@ fn per_connection(bytes: f64) -> String {
 }
 
 impl Report {
+    /// The hostile-client section, when it was measured.
+    fn hostile_section(&self, md: &mut String) {
+        use crate::hostile::{HALF_OPEN, LARGE_BYTES, LARGE_CONNECTIONS, PIPELINED};
+        let Some((backend, pair)) = self
+            .backends
+            .iter()
+            .find_map(|b| b.hostile.as_ref().map(|h| (b.backend, h)))
+        else {
+            return;
+        };
+        let _ = writeln!(md, "## Hostile clients\n");
+        let _ = writeln!(
+            md,
+            "On {}, one fresh server each, the scenarios one after the other; RSS read once it \
+             settles. **After a large message**: {LARGE_CONNECTIONS} connections each send one \
+             {} KiB request and read its answer, then sit idle (growth per connection). **Never \
+             reads**: one client writes up to {} pipelined requests and reads no answer; how \
+             many bytes the server took before the socket stopped accepting, and the RSS growth \
+             while the client holds them. **Half-open**: {} handshakes that never finish, held \
+             open (growth per connection), and how long a normal client's connect and first \
+             answer take meanwhile.\n",
+            backend.name(),
+            LARGE_BYTES / 1024,
+            thousands(PIPELINED as f64),
+            thousands(HALF_OPEN as f64)
+        );
+        let _ = writeln!(
+            md,
+            "| server | after a large message, per idle connection | never reads: bytes taken | never reads: RSS growth | half-open, per connection | normal client served in |"
+        );
+        let _ = writeln!(md, "|---|--:|--:|--:|--:|--:|");
+        for (name, h) in [("framework", &pair.framework), ("baseline", &pair.baseline)] {
+            let _ = writeln!(
+                md,
+                "| {name} | {} | {} KiB | {:+.1} MiB | {} | {:.1} ms |",
+                per_connection(h.after_large_bytes_per_connection),
+                thousands((h.pipelined_bytes_accepted / 1024) as f64),
+                h.pipelined_rss_growth_bytes as f64 / (1024.0 * 1024.0),
+                per_connection(h.half_open_bytes_per_connection),
+                h.served_during_half_open_ms
+            );
+        }
+        let _ = writeln!(md);
+    }
+
     /// The report as markdown.
     pub(crate) fn markdown(&self) -> String {
         let mut md = String::new();
@@ -319,6 +373,7 @@ impl Report {
                 let _ = writeln!(md, "First error seen: `{error}`\n");
             }
         }
+        self.hostile_section(&mut md);
         let _ = writeln!(md, "## Memory per idle connection\n");
         let _ = writeln!(
             md,
