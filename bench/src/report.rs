@@ -809,6 +809,7 @@ mod tests {
                 )],
                 memory: None,
                 pagination_depth: None,
+                hostile: None,
             }],
         }
     }
