@@ -49,7 +49,14 @@ mod probe {
 }
 
 pub(super) async fn serve(addr: SocketAddr, db_url: &str) -> Result<(), String> {
-    let db = Database::connect(db_url)
+    let mut options = channels_api::DatabaseOptions::default();
+    if let Some(n) = std::env::var("CHANNELS_API_BENCH_DB_THREADS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+    {
+        options = options.max_connections(n);
+    }
+    let db = Database::connect_with(db_url, options)
         .await
         .map_err(|e| format!("cannot connect to the database: {e}"))?;
     polls::migrate(&db)
