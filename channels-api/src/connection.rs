@@ -17,8 +17,7 @@ use std::io::{Cursor, IoSlice};
 use std::ops::Range;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
@@ -36,8 +35,11 @@ use crate::router::Endpoint;
 /// is always visible to its next `retrieve`; pipelined requests wait in the socket's
 /// buffer meanwhile. On shutdown the request being answered is finished first, then the
 /// connection is closed with 1001.
-pub(crate) async fn serve(
-    stream: TcpStream,
+///
+/// The server passes its TCP sockets; any byte stream will do (the fuzz targets pass an
+/// in-memory one).
+pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
     rest: Vec<u8>,
     endpoint: &Endpoint,
     info: &ConnectionInfo,
@@ -137,8 +139,8 @@ enum Stop {
 }
 
 /// The socket with its read buffer and the state of the message being received.
-struct Socket<'l> {
-    stream: TcpStream,
+struct Socket<'l, S> {
+    stream: S,
     limits: &'l Limits,
     /// Bytes read; those before `start` are consumed.
     read: Vec<u8>,
@@ -156,8 +158,8 @@ struct Socket<'l> {
     pinged: bool,
 }
 
-impl<'l> Socket<'l> {
-    fn new(stream: TcpStream, rest: Vec<u8>, limits: &'l Limits) -> Self {
+impl<'l, S: AsyncRead + AsyncWrite + Unpin> Socket<'l, S> {
+    fn new(stream: S, rest: Vec<u8>, limits: &'l Limits) -> Self {
         let mut read = rest;
         read.reserve(limits.read_buffer_size.saturating_sub(read.len()));
         Socket {
@@ -485,7 +487,11 @@ fn frame_head(opcode: OpCode, len: usize, out: &mut [u8; 10]) -> usize {
 }
 
 /// Writes `head` then `body` with as few system calls as the socket allows.
-async fn write_two(stream: &mut TcpStream, head: &[u8], body: &[u8]) -> std::io::Result<()> {
+async fn write_two<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    head: &[u8],
+    body: &[u8],
+) -> std::io::Result<()> {
     let (mut head, mut body) = (head, body);
     while !head.is_empty() {
         let written = stream
@@ -507,6 +513,7 @@ async fn write_two(stream: &mut TcpStream, head: &[u8], body: &[u8]) -> std::io:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::net::TcpStream;
 
     fn client_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
         let mask = [1, 2, 3, 4];
