@@ -13,6 +13,8 @@ on_both_backends!(
     hostile_requests_get_precise_bounded_answers,
     hostile_frames_get_close_codes,
     one_frame_cannot_stall_the_server,
+    the_server_closes_tcp_first_and_promptly,
+    fragmented_text_fails_at_the_first_bad_fragment,
 );
 
 /// The largest answer any hostile request may get, in bytes.
@@ -467,4 +469,53 @@ async fn one_frame_cannot_stall_the_server(backend: Backend) {
     .expect("the bystander is answered");
     assert_eq!(answer["status"], 200);
     drop(Client::connect(server.addr, "/").await);
+}
+
+/// The close handshake ends with the server closing TCP at once (RFC 6455 7.1.1): after
+/// its own close is answered, and after a client's close, even an invalid one, that its
+/// close answers. It once read on for a second, until the client gave up and reset.
+async fn the_server_closes_tcp_first_and_promptly(backend: Backend) {
+    let server = TestServer::polls(backend).await;
+    let prompt = Duration::from_millis(500);
+    // The server closes first (a protocol error); the client answers.
+    let mut raw = RawClient::connect(server.addr).await;
+    raw.send_frame(true, op::PING, &[b'x'; 126]).await;
+    assert_eq!(raw.close_code().await, Some(1002));
+    raw.send_frame(true, op::CLOSE, &1000u16.to_be_bytes())
+        .await;
+    assert_eq!(raw.next_frame_within(prompt).await, None);
+    // The server closes first while the client is in the middle of a message too big:
+    // the rest of it is skipped, then the client's close ends the handshake.
+    let mut raw = RawClient::connect(server.addr).await;
+    let big = frame_bytes(true, op::TEXT, &vec![b' '; (1 << 20) + 1]);
+    raw.send_bytes(&big[..64 * 1024]).await;
+    assert_eq!(raw.close_code().await, Some(1009));
+    raw.send_bytes(&big[64 * 1024..]).await;
+    raw.send_frame(true, op::CLOSE, &1000u16.to_be_bytes())
+        .await;
+    assert_eq!(raw.next_frame_within(prompt).await, None);
+    // The client closes first with a code that is not allowed: the server's 1002 answers
+    // it, and nothing more is awaited.
+    let mut raw = RawClient::connect(server.addr).await;
+    raw.send_frame(true, op::CLOSE, &999u16.to_be_bytes()).await;
+    assert_eq!(raw.close_code().await, Some(1002));
+    assert_eq!(raw.next_frame_within(prompt).await, None);
+}
+
+/// A fragmented text message whose fragment is not UTF-8 closes the connection with 1007
+/// at that fragment, without waiting for the message's end.
+async fn fragmented_text_fails_at_the_first_bad_fragment(backend: Backend) {
+    let server = TestServer::polls(backend).await;
+    let mut raw = RawClient::connect(server.addr).await;
+    // "κόσμε" with its second character cut across two fragments: valid so far.
+    raw.send_frame(false, op::TEXT, &[0xce, 0xba, 0xe1]).await;
+    raw.send_frame(false, op::CONTINUATION, &[0xbd]).await;
+    raw.send_frame(false, op::CONTINUATION, &[0xb9, 0xcf]).await;
+    // Then a byte no continuation can make valid; the message never ends.
+    raw.send_frame(false, op::CONTINUATION, &[0x83, 0xff]).await;
+    let close = raw
+        .next_frame_within(Duration::from_secs(5))
+        .await
+        .expect("a close frame");
+    assert_eq!(close.close_code(), Some(1007), "{close:?}");
 }

@@ -17,8 +17,7 @@ use std::io::{Cursor, IoSlice};
 use std::ops::Range;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
@@ -36,8 +35,11 @@ use crate::router::Endpoint;
 /// is always visible to its next `retrieve`; pipelined requests wait in the socket's
 /// buffer meanwhile. On shutdown the request being answered is finished first, then the
 /// connection is closed with 1001.
-pub(crate) async fn serve(
-    stream: TcpStream,
+///
+/// The server passes its TCP sockets; any byte stream will do (the fuzz targets pass an
+/// in-memory one).
+pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
     rest: Vec<u8>,
     endpoint: &Endpoint,
     info: &ConnectionInfo,
@@ -137,8 +139,8 @@ enum Stop {
 }
 
 /// The socket with its read buffer and the state of the message being received.
-struct Socket<'l> {
-    stream: TcpStream,
+struct Socket<'l, S> {
+    stream: S,
     limits: &'l Limits,
     /// Bytes read; those before `start` are consumed.
     read: Vec<u8>,
@@ -148,16 +150,21 @@ struct Socket<'l> {
     /// The fragments of a message still arriving, and whether it is text.
     message: Vec<u8>,
     fragmented: Option<bool>,
+    /// How much of a fragmented text message is known to be valid UTF-8.
+    message_checked: usize,
     /// Since when a message has been arriving: from its first bytes, across fragments
     /// and the control frames between them, until it is complete.
     incomplete_since: Option<Instant>,
     /// When bytes last arrived, and whether a ping went out since.
     last_read: Instant,
     pinged: bool,
+    /// Whether the client sent a close frame (valid or not): the server's close then
+    /// answers it, and nothing more is read.
+    peer_closed: bool,
 }
 
-impl<'l> Socket<'l> {
-    fn new(stream: TcpStream, rest: Vec<u8>, limits: &'l Limits) -> Self {
+impl<'l, S: AsyncRead + AsyncWrite + Unpin> Socket<'l, S> {
+    fn new(stream: S, rest: Vec<u8>, limits: &'l Limits) -> Self {
         let mut read = rest;
         read.reserve(limits.read_buffer_size.saturating_sub(read.len()));
         Socket {
@@ -168,9 +175,11 @@ impl<'l> Socket<'l> {
             consumed: 0,
             message: Vec::new(),
             fragmented: None,
+            message_checked: 0,
             incomplete_since: None,
             last_read: Instant::now(),
             pinged: false,
+            peer_closed: false,
         }
     }
 
@@ -280,8 +289,19 @@ impl<'l> Socket<'l> {
                 if self.message.len() + payload.len() > self.limits.max_message_size {
                     return Err(Stop::Close(CloseCode::Size, "message too big"));
                 }
+                if self.fragmented.is_none() {
+                    self.message_checked = 0;
+                }
                 self.message.extend_from_slice(&self.read[payload]);
                 self.start = self.consumed;
+                // A text message fails as soon as a fragment makes it invalid, not at its
+                // end; an incomplete character at the end is checked at the message's end.
+                if text && !check_utf8(&self.message, &mut self.message_checked) {
+                    return Err(Stop::Close(
+                        CloseCode::Invalid,
+                        "text frame is not valid UTF-8",
+                    ));
+                }
                 if header.is_final {
                     self.fragmented = None;
                     self.incomplete_since = None;
@@ -323,6 +343,7 @@ impl<'l> Socket<'l> {
             }
             Control::Pong => Ok(()),
             Control::Close => {
+                self.peer_closed = true;
                 let body = &self.read[payload];
                 let code = match body.len() {
                     0 => None,
@@ -399,9 +420,12 @@ impl<'l> Socket<'l> {
         }
     }
 
-    /// Sends a close frame, then reads (and drops) what the client still sends until its
-    /// own close arrives or a second passes, so the close handshake completes and the
-    /// client sees the code instead of a reset.
+    /// Sends a close frame and completes the close handshake: when the client's close
+    /// came first (this frame answers it), closes the TCP connection at once; otherwise
+    /// reads (and drops) what the client still sends until its own close frame arrives,
+    /// then closes. Either way the server closes TCP first, as RFC 6455 (section 7.1.1)
+    /// prefers, and the client sees the code instead of a reset. The wait is bounded by a
+    /// second and by twice the message limit in bytes.
     async fn close(&mut self, code: CloseCode, reason: &str) {
         let mut body = u16::from(code).to_be_bytes().to_vec();
         body.extend_from_slice(reason.as_bytes());
@@ -412,21 +436,62 @@ impl<'l> Socket<'l> {
         {
             return;
         }
-        let budget = self.limits.max_message_size.saturating_mul(2);
-        let drain = async {
-            // On the heap: a buffer in the future itself would enlarge every connection's
-            // task.
-            let mut buf = vec![0u8; 8192];
-            let mut total = 0usize;
-            while total < budget {
-                match self.stream.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => total += n,
+        if !self.peer_closed {
+            let budget = self.limits.max_message_size.saturating_mul(2);
+            let _ = tokio::time::timeout(Duration::from_secs(1), self.await_close(budget)).await;
+        }
+        let _ = self.stream.shutdown().await;
+    }
+
+    /// Reads the client's frames and drops them until a close frame begins, the stream
+    /// ends or fails, `budget` bytes have been read, or the bytes no longer parse as frames.
+    ///
+    /// Parsing resumes after the last frame read whole; a frame cut short (the one that
+    /// was too big, say) is parsed again from its header and its payload skipped.
+    async fn await_close(&mut self, budget: usize) {
+        let from = self.consumed.max(self.start).min(self.read.len());
+        self.read.drain(..from);
+        self.start = 0;
+        self.consumed = 0;
+        let mut skip = 0u64;
+        let mut total = 0usize;
+        loop {
+            loop {
+                if skip > 0 {
+                    let dropped = usize::try_from(skip)
+                        .unwrap_or(usize::MAX)
+                        .min(self.read.len());
+                    self.read.drain(..dropped);
+                    skip -= dropped as u64;
+                    if skip > 0 {
+                        break;
+                    }
+                }
+                let mut cursor = Cursor::new(&self.read[..]);
+                match FrameHeader::parse(&mut cursor) {
+                    Ok(Some((header, _))) if header.opcode == OpCode::Control(Control::Close) => {
+                        return;
+                    }
+                    Ok(Some((_, length))) => {
+                        let header_len = cursor.position() as usize;
+                        self.read.drain(..header_len);
+                        skip = length;
+                    }
+                    Ok(None) => break,
+                    Err(_) => return,
                 }
             }
-        };
-        let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
-        let _ = self.stream.shutdown().await;
+            if total >= budget {
+                return;
+            }
+            if self.read.capacity() - self.read.len() < 1024 {
+                self.read.reserve(8192);
+            }
+            match self.stream.read_buf(&mut self.read).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => total += n,
+            }
+        }
     }
 }
 
@@ -460,6 +525,23 @@ fn check_header(header: &FrameHeader, length: u64) -> Result<(), Stop> {
     }
 }
 
+/// Checks `message` for UTF-8 from `checked` on and moves `checked` past what is valid;
+/// false if it holds a byte sequence no further bytes can make valid.
+fn check_utf8(message: &[u8], checked: &mut usize) -> bool {
+    let rest = message.get(*checked..).unwrap_or_default();
+    match std::str::from_utf8(rest) {
+        Ok(_) => {
+            *checked = message.len();
+            true
+        }
+        Err(error) if error.error_len().is_none() => {
+            *checked += error.valid_up_to();
+            true
+        }
+        Err(_) => false,
+    }
+}
+
 fn unmask(bytes: &mut [u8], mask: [u8; 4]) {
     for (i, byte) in bytes.iter_mut().enumerate() {
         *byte ^= mask[i & 3];
@@ -485,7 +567,11 @@ fn frame_head(opcode: OpCode, len: usize, out: &mut [u8; 10]) -> usize {
 }
 
 /// Writes `head` then `body` with as few system calls as the socket allows.
-async fn write_two(stream: &mut TcpStream, head: &[u8], body: &[u8]) -> std::io::Result<()> {
+async fn write_two<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    head: &[u8],
+    body: &[u8],
+) -> std::io::Result<()> {
     let (mut head, mut body) = (head, body);
     while !head.is_empty() {
         let written = stream
@@ -507,6 +593,7 @@ async fn write_two(stream: &mut TcpStream, head: &[u8], body: &[u8]) -> std::io:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::net::TcpStream;
 
     fn client_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
         let mask = [1, 2, 3, 4];
@@ -569,6 +656,31 @@ mod tests {
         );
         assert_eq!(socket.message.capacity(), 0);
         drop(writer.await.unwrap());
+    }
+
+    #[test]
+    fn utf8_is_checked_across_fragments() {
+        // "κόσμε", cut inside characters.
+        let text = "κόσμε".as_bytes();
+        let mut message = Vec::new();
+        let mut checked = 0;
+        for piece in [&text[..3], &text[3..4], &text[4..]] {
+            message.extend_from_slice(piece);
+            assert!(check_utf8(&message, &mut checked));
+        }
+        assert_eq!(checked, text.len());
+        // Cut inside a character: valid so far, checked up to the cut.
+        let mut checked = 0;
+        assert!(check_utf8(&text[..3], &mut checked));
+        assert_eq!(checked, 2);
+        // A byte that can never be valid fails at once.
+        let mut checked = 0;
+        assert!(!check_utf8(&[b'a', 0xce, 0xff], &mut checked));
+        let mut checked = 0;
+        assert!(
+            !check_utf8(&[0xed, 0xa0, 0x80], &mut checked),
+            "a surrogate"
+        );
     }
 
     #[test]

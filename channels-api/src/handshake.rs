@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::http::{self, HeaderMap, HeaderValue, Request};
 
 /// The largest request head accepted, in bytes.
-const MAX_HEAD: usize = 16 * 1024;
+pub(crate) const MAX_HEAD: usize = 16 * 1024;
 /// The most headers accepted.
 const MAX_HEADERS: usize = 64;
 
@@ -99,36 +99,38 @@ pub(crate) async fn read_head(stream: &mut TcpStream) -> Result<Head, HeadError>
             break end;
         }
     };
+    parse_head(&buf, end).map_err(HeadError::Refuse)
+}
+
+/// Parses the request head `buf[..end]` (`end` is just past its blank line); any bytes
+/// after it are the first bytes of the WebSocket stream.
+pub(crate) fn parse_head(buf: &[u8], end: usize) -> Result<Head, HttpResponse> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut parsed = httparse::Request::new(&mut headers);
     match parsed.parse(&buf[..end]) {
         Ok(httparse::Status::Complete(_)) => {}
         Ok(httparse::Status::Partial) | Err(_) => {
-            return Err(HeadError::Refuse(HttpResponse::text(400, "bad request\n")));
+            return Err(HttpResponse::text(400, "bad request\n"));
         }
     }
-    let request = to_request(&parsed)
-        .ok_or_else(|| HeadError::Refuse(HttpResponse::text(400, "bad request\n")))?;
+    let request = to_request(&parsed).ok_or_else(|| HttpResponse::text(400, "bad request\n"))?;
     if is_upgrade(request.headers()) {
         if request.method() != http::Method::GET || parsed.version != Some(1) {
-            return Err(HeadError::Refuse(HttpResponse::text(
+            return Err(HttpResponse::text(
                 400,
                 "a WebSocket upgrade is a GET request over HTTP/1.1\n",
-            )));
+            ));
         }
         if request.headers().get("sec-websocket-version") != Some(&HeaderValue::from_static("13")) {
-            return Err(HeadError::Refuse(HttpResponse {
+            return Err(HttpResponse {
                 status: 426,
                 content_type: "text/plain; charset=utf-8",
                 body: b"unsupported WebSocket version: this server speaks version 13\n",
                 extra_headers: Cow::Borrowed("Sec-WebSocket-Version: 13\r\n"),
-            }));
+            });
         }
         if request.headers().get("sec-websocket-key").is_none() {
-            return Err(HeadError::Refuse(HttpResponse::text(
-                400,
-                "missing Sec-WebSocket-Key\n",
-            )));
+            return Err(HttpResponse::text(400, "missing Sec-WebSocket-Key\n"));
         }
         let rest = buf[end..].to_vec();
         Ok(Head::Upgrade { request, rest })
@@ -137,7 +139,7 @@ pub(crate) async fn read_head(stream: &mut TcpStream) -> Result<Head, HeadError>
     }
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+pub(crate) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 

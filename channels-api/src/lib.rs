@@ -103,6 +103,12 @@ pub mod prelude {
     pub use serde::{Deserialize, Serialize};
 }
 
+/// What the fuzz targets in `fuzz/` reach: the parsers and the connection loop; not a
+/// public API.
+#[doc(hidden)]
+#[path = "fuzz.rs"]
+pub mod __fuzz;
+
 /// What the derive's output reaches; not a public API.
 #[doc(hidden)]
 #[path = "private.rs"]

@@ -170,10 +170,12 @@ impl<'a> Request<'a> {
             }
             _ => true,
         });
-        // Only what is valid JSON text of a string goes back verbatim: a lone surrogate
-        // escape (`"\ud800"`) would make the answer invalid for strict parsers.
+        // Only what is valid JSON text of a string goes back verbatim as the method (a
+        // method that is not a string is not echoed at all): a lone surrogate escape
+        // (`"\ud800"`) would make the answer invalid for strict parsers.
         let method_raw = method_json;
-        let method_json = method_json.filter(|raw| !is_broken_string(raw));
+        let method_json =
+            method_json.filter(|raw| raw.get().starts_with('"') && !is_broken_string(raw));
         let echoable_id = request_id.filter(|raw| !is_broken_string(raw));
         let refuse = |error| {
             Box::new(BadRequest {

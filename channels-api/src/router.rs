@@ -347,6 +347,13 @@ impl Router {
     /// Binds `addr` and returns the server, ready to [`run`](Server::run). Bind
     /// `127.0.0.1:0` to get a free port, then read it with [`Server::local_addr`].
     pub async fn bind(self, addr: impl ToSocketAddrs, db: Database) -> Result<Server, Error> {
+        let (endpoints, limits, gate) = self.build()?;
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        Ok(Server::new(listener, endpoints, db, limits, gate))
+    }
+
+    /// Checks the configuration and renders each path's schema: what a server is made of.
+    pub(crate) fn build(self) -> Result<(Vec<Endpoint>, Limits, Gate), Error> {
         if !self.errors.is_empty() {
             return Err(Error::Config(self.errors.join("; ")));
         }
@@ -375,19 +382,13 @@ impl Router {
             }
             _ => None,
         };
-        let listener = tokio::net::TcpListener::bind(addr).await?;
-        Ok(Server::new(
-            listener,
-            endpoints,
-            db,
-            self.limits,
-            Gate {
-                debugger,
-                authenticate: self.authenticate,
-                origins: self.origins,
-                hosts: self.hosts,
-            },
-        ))
+        let gate = Gate {
+            debugger,
+            authenticate: self.authenticate,
+            origins: self.origins,
+            hosts: self.hosts,
+        };
+        Ok((endpoints, self.limits, gate))
     }
 
     /// Binds `addr` and serves until the process receives Ctrl-C (SIGINT) or SIGTERM,
