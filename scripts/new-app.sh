@@ -33,7 +33,7 @@ grep -q "path = \"$repo/channels-api\"" "$app/Cargo.toml" || {
     exit 1
 }
 # Dependencies already built for the workspace are reused.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target/new-app}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target}"
 (cd "$app" && cargo build --quiet)
 echo "new-app: built"
 [ -z "${KEEP:-}" ] || echo "new-app: kept in $app"
