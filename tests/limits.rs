@@ -205,3 +205,30 @@ async fn shutdown_answers_requests_in_flight_then_closes_every_client_with_1001(
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_past_the_rate_get_429_with_a_retry_hint() {
+    let server = server(Limits::default().requests_per_second(5)).await;
+    let mut client = server.client().await;
+    for i in 0..8 {
+        client
+            .send(&json!({"method": "question.list", "request_id": i}))
+            .await;
+    }
+    let mut statuses = Vec::new();
+    for i in 0..8 {
+        let answer = client.recv().await;
+        assert_eq!(answer["request_id"], i, "{answer}");
+        if answer["status"] == 429 {
+            let message = answer["errors"]["non_field_errors"][0].as_str().unwrap();
+            assert!(message.starts_with("too many requests: retry in "), "{message}");
+        }
+        statuses.push(answer["status"].as_u64().unwrap());
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 5, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 3, "{statuses:?}");
+    // The budget refills: a second later the connection is served again.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let answer = client.request(json!({"method": "question.list"})).await;
+    assert_eq!(answer["status"], 200);
+}

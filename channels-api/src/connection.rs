@@ -48,6 +48,7 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     mut stopped: watch::Receiver<bool>,
 ) {
     let mut socket = Socket::new(stream, rest, limits);
+    let mut rate = limits.requests_per_second.map(RateLimit::new);
     // Registered once for the connection's life: polling a fresh `changed()` per message
     // would take the channel's shared lock twice per request, across all connections.
     let shutdown = stopped.changed();
@@ -66,7 +67,10 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                     socket.send(OpCode::Data(Data::Text), text.as_bytes()).await
                 }
                 Some(text) => {
-                    endpoint.handle(text, db, info, limits, &mut out).await;
+                    match rate.as_mut().map(RateLimit::take) {
+                        Some(Err(wait)) => endpoint.refuse(text, limits, &too_many(wait), &mut out),
+                        _ => endpoint.handle(text, db, info, limits, &mut out).await,
+                    }
                     socket.send(OpCode::Data(Data::Text), out.as_bytes()).await
                 }
                 None => {
@@ -98,6 +102,45 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             break;
         }
     }
+}
+
+/// A connection's request budget: a token bucket holding up to a second's worth of
+/// requests, refilled at the rate.
+#[derive(Debug)]
+struct RateLimit {
+    rate: f64,
+    tokens: f64,
+    refilled: Instant,
+}
+
+impl RateLimit {
+    fn new(rate: u32) -> Self {
+        RateLimit {
+            rate: f64::from(rate),
+            tokens: f64::from(rate),
+            refilled: Instant::now(),
+        }
+    }
+
+    /// Takes one request from the budget, or says how long until one is there.
+    fn take(&mut self) -> Result<(), Duration> {
+        let now = Instant::now();
+        let elapsed = now.duration_since(self.refilled).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.rate);
+        self.refilled = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - self.tokens) / self.rate))
+        }
+    }
+}
+
+/// The 429 for a request past the connection's rate.
+fn too_many(wait: Duration) -> ApiError {
+    let ms = wait.as_millis().max(1);
+    ApiError::new(429, format!("too many requests: retry in {ms} ms"))
 }
 
 /// A complete message, by where its payload lies.

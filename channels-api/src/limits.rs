@@ -23,6 +23,7 @@ pub struct Limits {
     pub(crate) write_timeout: Duration,
     pub(crate) max_connections: usize,
     pub(crate) shutdown_timeout: Duration,
+    pub(crate) requests_per_second: Option<u32>,
     pub(crate) max_keys: usize,
     pub(crate) max_filters: usize,
     pub(crate) max_list_items: usize,
@@ -40,6 +41,7 @@ impl Default for Limits {
             write_timeout: Duration::from_secs(30),
             max_connections: 10_000,
             shutdown_timeout: Duration::from_secs(10),
+            requests_per_second: None,
             max_keys: 64,
             max_filters: 16,
             max_list_items: 500,
@@ -117,6 +119,15 @@ impl Limits {
     /// shrinks back.
     pub fn read_buffer_size(mut self, bytes: usize) -> Self {
         self.read_buffer_size = bytes.max(256);
+        self
+    }
+
+    /// How many requests one connection may send per second, on average (default: no
+    /// limit). A connection may send up to a second's worth at once; past that, each
+    /// request is answered with status 429 and a message that says when to retry,
+    /// without running it. The connection stays open.
+    pub fn requests_per_second(mut self, rate: u32) -> Self {
+        self.requests_per_second = Some(rate.max(1));
         self
     }
 

@@ -574,6 +574,16 @@ impl Endpoint {
         )
     }
 
+    /// Answers a request with `error` without running it, echoing its `method` and
+    /// `request_id` when they can be read.
+    pub(crate) fn refuse(&self, text: &str, limits: &Limits, error: &ApiError, out: &mut String) {
+        let response = match Request::parse(text, limits) {
+            Ok(request) => error_response(request.method_json, request.request_id, error),
+            Err(bad) => error_response(bad.method_json, bad.request_id, error),
+        };
+        self.formatter.format(&response, out);
+    }
+
     /// Formats an error that concerns no request (a binary frame).
     pub(crate) fn format_error(&self, error: &ApiError, out: &mut String) {
         self.formatter

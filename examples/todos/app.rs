@@ -162,12 +162,16 @@ pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("todos/mig
 
 /// The app's routes, with its authenticator; pages of `http://localhost:3000` may connect
 /// besides same-origin ones.
+///
+/// Each connection may send 50 requests a second on average (a second's worth at once);
+/// past that, requests are answered 429 with the time to wait.
 pub fn router() -> Router {
     Router::new()
         .consumer::<Todo>()
         .consumer::<Account>()
         .authenticate(authenticate)
         .allowed_origins(["http://localhost:3000"])
+        .limits(channels_api::Limits::default().requests_per_second(50))
 }
 
 /// Brings the schema of `db` up to date.
