@@ -96,7 +96,8 @@ pub const DEFAULT_METHODS: &[&str] = &[
 ];
 
 /// What the router asks of a method: run it for a request, or say which payload fields it
-/// reads (for `api.schema`).
+/// reads (for `api.schema`). Used by generated code; not a stable API.
+#[doc(hidden)]
 #[derive(Debug, Clone, Copy)]
 pub enum Call<'a> {
     /// Run the method for a request.
@@ -105,7 +106,8 @@ pub enum Call<'a> {
     Describe,
 }
 
-/// The answer to a [`Call`].
+/// The answer to a [`Call`]. Used by generated code; not a stable API.
+#[doc(hidden)]
 pub enum Outcome<'a> {
     /// The running method.
     Running(MethodFuture<'a>),

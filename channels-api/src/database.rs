@@ -543,6 +543,7 @@ fn is_connection_lost(error: &DieselError) -> bool {
 /// Why a database call failed. Converts into the [`ApiError`](crate::ApiError) a client
 /// sees: 404, 409, 400, 503 or 500, never the database's own text for a 500.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DbError {
     /// No connection could be had: the database is down or every connection is busy.
     #[error("database unavailable: {0}")]

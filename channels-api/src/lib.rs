@@ -44,13 +44,27 @@
 //!
 //! # Modules
 //!
-//! - [`consumer`]: the [`Consumer`] and [`Model`] traits the derive implements, and the
-//!   built-in methods.
-//! - [`protocol`]: requests, replies and the [`Formatter`] of responses.
-//! - [`database`]: connections to SQLite and PostgreSQL, run on database threads.
-//! - [`router`] and [`server`]: paths, the accept loop and each connection's loop.
-//! - [`limits`]: what one connection may cost.
+//! - [`consumer`]: the [`Consumer`] and [`Model`] traits the derive implements, the
+//!   [`Builtin`] methods and their code.
+//! - [`protocol`]: requests, replies ([`Reply`]) and the [`Formatter`] of responses.
+//! - [`query`]: filters and their [`Lookup`]s, ordering, and the [`Scope`] a consumer
+//!   keeps a connection in.
+//! - [`auth`]: [`Permission`]s and the authenticator's user.
+//! - [`context`]: what a method sees of its request ([`Context`]).
+//! - [`database`]: SQLite and PostgreSQL, queries run on database threads that own their
+//!   connections ([`Database`], [`DatabaseOptions`]).
+//! - [`router`] and [`server`]: paths, the handshake, the accept loop and shutdown.
+//! - [`limits`]: what one connection may cost ([`Limits`]).
+//! - [`schema`]: what `api.schema` answers.
 //! - [`error`]: the server's [`Error`] and the client's [`ApiError`].
+//! - `validation` (feature `validator`): field rules of the `validator` crate.
+//!
+//! # Features
+//!
+//! - `validator`: `#[validate(...)]` field rules on models, checked on `create`, `update`
+//!   and `patch` (off by default).
+//!
+//! Both database backends are always compiled in; building needs `libpq` for PostgreSQL.
 
 pub mod auth;
 pub mod consumer;
@@ -75,7 +89,7 @@ pub use auth::{
     ReadOnly,
 };
 pub use channels_api_derive::{ModelConsumer, consumer_method};
-pub use consumer::{Builtin, Call, Consumer, CursorPage, ListOptions, Model, Outcome, Page};
+pub use consumer::{Builtin, Consumer, CursorPage, ListOptions, Model, Page};
 pub use context::{ConnectionInfo, Context};
 pub use database::{Backend, Database, DatabaseOptions, DbConnection, DbError};
 pub use error::{ApiError, Error, Errors, Result};

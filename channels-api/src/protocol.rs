@@ -569,6 +569,7 @@ pub struct Response<'a> {
 
 /// The body of a [`Response`].
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub enum Body<'a> {
     /// No data (a 204).
     Empty,
@@ -615,6 +616,7 @@ impl<'a> Response<'a> {
 ///             Body::Data(data) => serde_json::json!({"ok": true, "data": data}),
 ///             Body::Empty => serde_json::json!({"ok": true}),
 ///             Body::Errors(errors) => serde_json::json!({"ok": false, "errors": errors}),
+///             _ => serde_json::json!({"ok": false}),
 ///         };
 ///         out.push_str(&value.to_string());
 ///     }

@@ -12,6 +12,7 @@ use crate::protocol::Payload;
 
 /// How a filter compares a field with its value: the part after `__` in `votes__gte`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Lookup {
     /// `field`: equal.
     Exact,
@@ -101,7 +102,9 @@ pub struct OrderKey {
     pub descending: bool,
 }
 
-/// What `list` asks of the database.
+/// What `list` asks of the database. Built by the runtime for generated code; not a
+/// stable API.
+#[doc(hidden)]
 #[derive(Debug, Clone)]
 pub struct ListQuery<F> {
     /// Every filter, scope included; all must hold.
