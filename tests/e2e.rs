@@ -46,7 +46,7 @@ mod extra {
     #[diesel(table_name = questions)]
     #[consumer(
         resource = "tools",
-        methods(boom, count_like, whoami, create, enqueue),
+        methods(boom, count_like, whoami, create, enqueue, add),
         validate = Tools::no_shouting
     )]
     pub(crate) struct Tools {
@@ -137,6 +137,22 @@ mod extra {
                 })
                 .await?;
             Ok(n)
+        }
+
+        /// Inserts a question and answers 201 with the row as stored: insert-and-return on
+        /// the backend-neutral connection, with `.returning(table::all_columns)`.
+        #[consumer_method]
+        async fn add(ctx: &Context<'_>, like: Like) -> Result<Reply, ApiError> {
+            let row: Tools = ctx
+                .db()
+                .write(move |conn| {
+                    diesel::insert_into(questions::table)
+                        .values(questions::question_text.eq(like.text))
+                        .returning(questions::all_columns)
+                        .get_result(conn)
+                })
+                .await?;
+            Reply::created(&row)
         }
 
         /// Answers 202 with the job it accepted: a method that chooses its status.
@@ -528,6 +544,13 @@ async fn custom_methods_reach_context_and_database(backend: Backend) {
         errors_of(&response, "text"),
         ["expected a string, got a list"]
     );
+
+    let response = client
+        .request(json!({"method": "tools.add", "text": "returned"}))
+        .await;
+    assert_eq!(response["status"], 201, "{response}");
+    assert_eq!(response["data"]["question_text"], "returned");
+    assert!(response["data"]["id"].as_i64().is_some() && response["data"]["pub_date"].is_string());
 
     let response = client
         .request(json!({"method": "tools.enqueue", "task": "resize"}))
@@ -1029,7 +1052,8 @@ async fn api_schema_describes_every_resource(backend: Backend) {
             {"name": "count_like", "builtin": false, "arguments": ["text"]},
             {"name": "whoami", "builtin": false, "arguments": []},
             {"name": "create", "builtin": true, "arguments": ["question_text"]},
-            {"name": "enqueue", "builtin": false, "arguments": null}
+            {"name": "enqueue", "builtin": false, "arguments": null},
+            {"name": "add", "builtin": false, "arguments": ["text"]}
         ])
     );
 

@@ -221,12 +221,23 @@ async fn requests_past_the_rate_get_429_with_a_retry_hint() {
         assert_eq!(answer["request_id"], i, "{answer}");
         if answer["status"] == 429 {
             let message = answer["errors"]["non_field_errors"][0].as_str().unwrap();
-            assert!(message.starts_with("too many requests: retry in "), "{message}");
+            assert!(
+                message.starts_with("too many requests: retry in "),
+                "{message}"
+            );
         }
         statuses.push(answer["status"].as_u64().unwrap());
     }
-    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 5, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 3, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        5,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        3,
+        "{statuses:?}"
+    );
     // The budget refills: a second later the connection is served again.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let answer = client.request(json!({"method": "question.list"})).await;
