@@ -20,8 +20,15 @@ pub struct ResourceSchema {
 /// One field of a model.
 #[derive(Debug, Clone, Serialize)]
 pub struct FieldSchema {
-    /// The name on the wire.
+    /// The name in responses (serde's serialize-side name).
     pub name: &'static str,
+    /// The name in requests, when it differs from `name` (serde's deserialize-side name):
+    /// what create, update and patch read, and what filters and ordering use.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_name: Option<&'static str>,
+    /// Other names create, update and patch accept for the field (`#[serde(alias)]`).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub aliases: &'static [&'static str],
     /// The JSON type: `integer`, `number`, `boolean`, `string`, `array` or `object`.
     #[serde(rename = "type")]
     pub ty: &'static str,
@@ -51,9 +58,16 @@ pub struct MethodSchema {
 /// The field names a `Deserialize` type reads, when it is a struct: serde hands them to
 /// the deserializer, which records them and stops.
 pub(crate) fn argument_fields<T: DeserializeOwned>() -> Option<Vec<&'static str>> {
+    struct_fields::<T>().map(<[_]>::to_vec)
+}
+
+#[doc(hidden)]
+/// The keys a `Deserialize` struct accepts, as its derive lists them: each field's
+/// deserialize-side name and its aliases; `None` when `T` is not a struct.
+pub fn struct_fields<T: DeserializeOwned>() -> Option<&'static [&'static str]> {
     let mut fields = None;
     let _ = T::deserialize(FieldsProbe(&mut fields));
-    fields.map(<[_]>::to_vec)
+    fields
 }
 
 struct FieldsProbe<'f>(&'f mut Option<&'static [&'static str]>);
