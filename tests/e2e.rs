@@ -1094,6 +1094,27 @@ async fn api_schema_describes_every_resource(backend: Backend) {
             {"name": "delete", "builtin": true, "arguments": ["id"]}
         ])
     );
+    // What `list` accepts: filters with their lookups, ordering, page sizes, cursors.
+    assert_eq!(
+        question["list"],
+        json!({
+            "filters": [
+                {"field": "id", "lookups": ["exact", "gt", "gte", "lt", "lte", "in", "isnull"]},
+                {"field": "question_text", "lookups": ["exact", "gt", "gte", "lt", "lte", "in", "isnull", "contains", "icontains"]},
+                {"field": "pub_date", "lookups": ["exact", "gt", "gte", "lt", "lte", "in", "isnull"]}
+            ],
+            "ordering": ["id", "pub_date"],
+            "page_size": 50,
+            "max_page_size": 1000,
+            "cursor": true
+        })
+    );
+    // A resource without `list` says nothing of it; one with no filters says so.
+    assert!(resources[1].get("list").is_none(), "{}", resources[1]);
+    assert_eq!(
+        resources[2]["list"],
+        json!({"filters": [], "ordering": [], "page_size": 2, "max_page_size": 3, "cursor": true})
+    );
     // Custom methods: a struct argument names its fields, none is an empty list.
     assert_eq!(
         resources[1]["methods"],

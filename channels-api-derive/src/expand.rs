@@ -146,20 +146,21 @@ fn per_backend(body: impl Fn(Backend) -> TokenStream) -> TokenStream {
     }
 }
 
-/// The lookups a field supports, by variant suffix.
+/// The lookups a field supports: the variant suffix (also the runtime's `Lookup`
+/// variant) and the name a request writes after `__`.
 fn lookups(field: &Field<'_>) -> Vec<(&'static str, &'static str)> {
     let mut lookups = vec![
-        ("Exact", "Exact"),
-        ("Gt", "Gt"),
-        ("Gte", "Gte"),
-        ("Lt", "Lt"),
-        ("Lte", "Lte"),
-        ("In", "In"),
-        ("IsNull", "IsNull"),
+        ("Exact", "exact"),
+        ("Gt", "gt"),
+        ("Gte", "gte"),
+        ("Lt", "lt"),
+        ("Lte", "lte"),
+        ("In", "in"),
+        ("IsNull", "isnull"),
     ];
     if json_type(field.ty) == ("string", None) {
-        lookups.push(("Contains", "Contains"));
-        lookups.push(("IContains", "IContains"));
+        lookups.push(("Contains", "contains"));
+        lookups.push(("IContains", "icontains"));
     }
     lookups
 }
@@ -184,9 +185,9 @@ fn expand_filters(model: &Model<'_>) -> TokenStream {
         } else {
             quote!(.nullable())
         };
-        for (name, lookup) in lookups(field) {
+        for (name, _) in lookups(field) {
             let variant = variant(index, name);
-            let lookup_ident = quote::format_ident!("{}", lookup);
+            let lookup_ident = quote::format_ident!("{}", name);
             let value_ty = match name {
                 "In" => quote!(::std::vec::Vec<#inner>),
                 "IsNull" => quote!(bool),
@@ -914,12 +915,41 @@ fn expand_schema(model: &Model<'_>) -> TokenStream {
             __cp::MethodSchema { name: #name, builtin: #builtin, arguments: #arguments }
         }
     });
+    let lists = model
+        .methods
+        .iter()
+        .any(|m| matches!(m, Method::Builtin(Builtin::List, _)));
+    let list = if lists {
+        let filters = model.filter.iter().map(|&i| {
+            let field = &model.fields[i];
+            let name = &field.input;
+            let lookups = lookups(field).into_iter().map(|(_, lookup)| lookup);
+            quote! {
+                __cp::FilterSchema { field: #name, lookups: __cp::Vec::from([#( #lookups ),*]) }
+            }
+        });
+        let ordering = model.ordering.iter().map(|&i| &model.fields[i].input);
+        let page_size = model.page_size;
+        let max_page_size = model.max_page_size;
+        quote! {
+            __cp::Option::Some(__cp::ListSchema {
+                filters: __cp::Vec::from([#( #filters ),*]),
+                ordering: __cp::Vec::from([#( #ordering ),*]),
+                page_size: #page_size,
+                max_page_size: #max_page_size,
+                cursor: true,
+            })
+        }
+    } else {
+        quote!(__cp::Option::None)
+    };
     quote! {
         __cp::ResourceSchema {
             name: #resource,
             primary_key: #pk,
             fields: __cp::Vec::from([#( #fields ),*]),
             methods: __cp::Vec::from([#( #methods ),*]),
+            list: #list,
         }
     }
 }

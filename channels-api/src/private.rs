@@ -11,7 +11,7 @@ pub use crate::query::{
     FilterError, Filters, ListQuery, Lookup, Scope, contains_pattern, filter_value,
 };
 pub use crate::schema::struct_fields;
-pub use crate::schema::{FieldSchema, MethodSchema, ResourceSchema};
+pub use crate::schema::{FieldSchema, FilterSchema, ListSchema, MethodSchema, ResourceSchema};
 #[cfg(feature = "validator")]
 pub use crate::validation::validate_fields;
 pub use diesel;

@@ -15,6 +15,36 @@ pub struct ResourceSchema {
     pub fields: Vec<FieldSchema>,
     /// The methods offered.
     pub methods: Vec<MethodSchema>,
+    /// What `list` accepts, when the resource offers it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub list: Option<ListSchema>,
+}
+
+/// What a resource's `list` accepts besides `page` and `page_size`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListSchema {
+    /// The fields a request may filter on, each with its lookups.
+    pub filters: Vec<FilterSchema>,
+    /// The fields a request may order by (`-` before one for descending).
+    pub ordering: Vec<&'static str>,
+    /// The page size when the request names none.
+    pub page_size: u32,
+    /// The largest page size a request may ask for.
+    pub max_page_size: u32,
+    /// Whether `cursor` paging is available (always, for built-in lists): send
+    /// `"cursor": null` for the first page, then each page's `next`.
+    pub cursor: bool,
+}
+
+/// One field a `list` request may filter on.
+#[derive(Debug, Clone, Serialize)]
+pub struct FilterSchema {
+    /// The field's name in requests: the key of an `exact` filter, and the part before
+    /// `__` of the others.
+    pub field: &'static str,
+    /// The lookups that apply to it: `exact` (the field's name alone), `gt`, `gte`, `lt`,
+    /// `lte`, `in`, `isnull`, and for text `contains` and `icontains` (as `field__gte`).
+    pub lookups: Vec<&'static str>,
 }
 
 /// One field of a model.
