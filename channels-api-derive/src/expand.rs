@@ -12,6 +12,7 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     let model = Model::from_ast(input)?;
     let model_impl = expand_model(&model);
     let consumer_impl = expand_consumer(&model);
+    let fields_impl = expand_fields(&model);
     Ok(quote! {
         const _: () = {
             #[allow(unused_imports)]
@@ -21,6 +22,7 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
             };
             #model_impl
             #consumer_impl
+            #fields_impl
         };
     })
 }
@@ -740,6 +742,48 @@ fn expand_model(model: &Model<'_>) -> TokenStream {
                 query: &__cp::ListQuery<__Filter>,
             ) -> __cp::QueryResult<(__cp::Option<i64>, __cp::Vec<Self>)> {
                 #list
+            }
+        }
+    }
+}
+
+/// `Model::fields()`: one typed accessor per field, for scopes the compiler checks
+/// (`Todo::fields().owner_id().eq(7)`). A misspelled field is rustc's "no method named"
+/// error; a value of another type, a type mismatch.
+fn expand_fields(model: &Model<'_>) -> TokenStream {
+    let ident = model.ident;
+    let accessors = model.fields.iter().map(|f| {
+        let name = f.ident;
+        let input = &f.input;
+        let ty = option_inner(f.ty).unwrap_or(f.ty);
+        let doc = format!("`{input}`, typed: compare it to build a `Scope`.");
+        quote! {
+            #[doc = #doc]
+            pub fn #name(&self) -> __cp::Field<#ty> {
+                __cp::Field::new(#input)
+            }
+        }
+    });
+    let doc = format!(
+        "The fields of `{ident}`, typed, for building a `Scope`: \
+         `Scope::all().and({ident}::fields().{}().eq(...))`.",
+        model.pk().ident
+    );
+    quote! {
+        #[doc(hidden)]
+        #[derive(Debug, Clone, Copy)]
+        pub struct __Fields;
+
+        #[allow(clippy::wrong_self_convention, clippy::new_ret_no_self)]
+        impl __Fields {
+            #( #accessors )*
+        }
+
+        #[automatically_derived]
+        impl #ident {
+            #[doc = #doc]
+            pub fn fields() -> __Fields {
+                __Fields
             }
         }
     }

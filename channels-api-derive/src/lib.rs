@@ -21,7 +21,8 @@
 //! - `filter(question_text, pub_date)`, `ordering(id, pub_date)`: the fields `list` may
 //!   filter on (with lookups such as `__gte`) and order by.
 //! - `queryset = Question::visible`: a `fn(&Context) -> Result<Scope, ApiError>` whose scope
-//!   surrounds every read and write of a connection.
+//!   surrounds every read and write of a connection. Build the scope from the typed
+//!   fields the derive generates (below), so the compiler checks each field and value.
 //! - `permission = (IsAuthenticated, CheckObject(Question::owned))`: a `Permission` checked
 //!   before every method, and on the record for retrieve, update, patch and delete.
 //! - `validate = Question::check`: a `fn(&Context, &Payload) -> Result<(), ApiError>` run on
@@ -75,6 +76,24 @@
 //! not reset to its default; on `patch` every field is optional. A nullable field sent as
 //! `null` is set to null. `deny_unknown_fields` is not needed: unknown keys are a 400 with
 //! a suggestion.
+//!
+//! ## Generated: typed fields
+//!
+//! `Model::fields()` (an inherent function on the model) has one method per field
+//! returning a `Field<T>`, with `T` the field's type (the inner type of an `Option`).
+//! Its comparisons build a `Scope`:
+//!
+//! ```ignore
+//! fn own(ctx: &Context<'_>) -> Result<Scope, ApiError> {
+//!     let account = ctx.user::<Account>().ok_or_else(|| ApiError::unauthorized("log in"))?;
+//!     Ok(Scope::all().and(Todo::fields().owner_id().eq(account.id)))
+//! }
+//! ```
+//!
+//! A misspelled field is rustc's own "no method named `ownr_id`" error, and a value of
+//! another type says "a field of type `i32` cannot be compared with a value of type
+//! `&str`" (both kept under the trybuild tests). A model that defines an inherent
+//! `fields` function of its own cannot derive `ModelConsumer`.
 //!
 //! # `#[consumer_method]`
 //!

@@ -8,7 +8,7 @@ pub use crate::database::DbConnection;
 pub use crate::error::{ApiError, Errors};
 pub use crate::protocol::{Formatter, Payload, REQUIRED, Reply, field_value};
 pub use crate::query::{
-    FilterError, Filters, ListQuery, Lookup, Scope, contains_pattern, filter_value,
+    Field, FilterError, Filters, ListQuery, Lookup, Scope, contains_pattern, filter_value,
 };
 pub use crate::schema::struct_fields;
 pub use crate::schema::{FieldSchema, FilterSchema, ListSchema, MethodSchema, ResourceSchema};
