@@ -96,6 +96,58 @@ mod extra {
         }
     }
 
+    /// Serde's attributes on input: names in camelCase both ways, but the date is read as
+    /// `askedAt`; the text is trimmed, may be sent as `text`, and is "untitled" when left
+    /// out; the date defaults to the first of January 2001.
+    #[derive(Queryable, Selectable, Serialize, ModelConsumer)]
+    #[diesel(table_name = questions)]
+    #[serde(rename_all = "camelCase")]
+    #[consumer(
+        resource = "camel",
+        methods(create, retrieve, update, patch, list),
+        filter(question_text, pub_date),
+        ordering(pub_date)
+    )]
+    pub(crate) struct Camel {
+        #[consumer(read_only)]
+        pub id: i32,
+        #[serde(alias = "text", default = "untitled", deserialize_with = "trimmed")]
+        pub question_text: String,
+        #[serde(rename(deserialize = "askedAt"), default = "new_year_2001")]
+        pub pub_date: chrono::NaiveDateTime,
+    }
+
+    fn untitled() -> String {
+        "untitled".to_owned()
+    }
+
+    fn new_year_2001() -> chrono::NaiveDateTime {
+        chrono::NaiveDate::from_ymd_opt(2001, 1, 1)
+            .and_then(|day| day.and_hms_opt(0, 0, 0))
+            .unwrap_or_default()
+    }
+
+    /// Text without surrounding spaces; blank text is refused.
+    fn trimmed<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        match text.trim() {
+            "" => Err(serde::de::Error::custom("may not be blank")),
+            trimmed => Ok(trimmed.to_owned()),
+        }
+    }
+
+    /// Todos with no scope and no defaults: three required fields.
+    #[derive(Queryable, Selectable, Serialize, ModelConsumer)]
+    #[diesel(table_name = channels_api_examples::todos::schema::todos)]
+    #[consumer(resource = "chore", methods(create))]
+    pub(crate) struct Chore {
+        #[consumer(read_only)]
+        pub id: i32,
+        pub owner_id: i32,
+        pub title: String,
+        pub done: bool,
+    }
+
     #[derive(Deserialize)]
     pub(crate) struct Like {
         pub(crate) text: String,
@@ -216,6 +268,7 @@ on_both_backends!(
     shutdown_closes_connections_with_1001,
     unknown_keys_are_400_with_a_suggestion,
     numbers_out_of_range_say_so,
+    serde_attributes_rule_input,
 );
 
 const SEED_QUESTION: &str = "What is your favorite python package?";
@@ -628,6 +681,26 @@ async fn missing_and_mistyped_fields_are_400_naming_them(backend: Backend) {
     // No row was written by any of them.
     let response = client.request(json!({"method": "question.list"})).await;
     assert_eq!(response["data"]["count"], 0);
+
+    // Two mistyped fields and a missing one: three messages under three keys at once.
+    let test_db = channels_api_tests::TestDb::new(backend).await;
+    let db = channels_api_tests::connect_db(&test_db.url).await;
+    channels_api_examples::todos::migrate(&db).await.unwrap();
+    let router = Router::new().consumer::<extra::Chore>();
+    let server = TestServer::serve(router, db, test_db).await;
+    let mut client = server.client().await;
+    let response = client
+        .request(json!({"method": "chore.create", "owner_id": "one", "done": "yes"}))
+        .await;
+    assert_eq!(response["status"], 400, "{response}");
+    assert_eq!(
+        response["errors"],
+        json!({
+            "owner_id": ["expected an integer, got the string \"one\""],
+            "done": ["expected true or false, got the string \"yes\""],
+            "title": ["this field is required"]
+        })
+    );
 }
 
 async fn read_only_fields_are_ignored_on_input(backend: Backend) {
@@ -1043,6 +1116,27 @@ async fn api_schema_describes_every_resource(backend: Backend) {
             {"name": "list", "builtin": true, "arguments": ["page", "page_size"]},
             {"name": "delete", "builtin": true, "arguments": ["id"]}
         ])
+    );
+    // What `list` accepts: filters with their lookups, ordering, page sizes, cursors.
+    assert_eq!(
+        question["list"],
+        json!({
+            "filters": [
+                {"field": "id", "lookups": ["exact", "gt", "gte", "lt", "lte", "in", "isnull"]},
+                {"field": "question_text", "lookups": ["exact", "gt", "gte", "lt", "lte", "in", "isnull", "contains", "icontains"]},
+                {"field": "pub_date", "lookups": ["exact", "gt", "gte", "lt", "lte", "in", "isnull"]}
+            ],
+            "ordering": ["id", "pub_date"],
+            "page_size": 50,
+            "max_page_size": 1000,
+            "cursor": true
+        })
+    );
+    // A resource without `list` says nothing of it; one with no filters says so.
+    assert!(resources[1].get("list").is_none(), "{}", resources[1]);
+    assert_eq!(
+        resources[2]["list"],
+        json!({"filters": [], "ordering": [], "page_size": 2, "max_page_size": 3, "cursor": true})
     );
     // Custom methods: a struct argument names its fields, none is an empty list.
     assert_eq!(
@@ -1690,6 +1784,123 @@ async fn numbers_out_of_range_say_so(backend: Backend) {
     assert_eq!(
         errors_of(&response, "page_size"),
         ["must be between 1 and 1000"]
+    );
+}
+
+async fn serde_attributes_rule_input(backend: Backend) {
+    use channels_api::Model;
+    use extra::Camel;
+    // The names the runtime checks requests against are serde's.
+    assert_eq!(Camel::FIELDS, ["id", "questionText", "pubDate"]);
+    assert_eq!(Camel::INPUT_KEYS, ["id", "questionText", "text", "askedAt"]);
+    assert_eq!(Camel::FILTER_FIELDS, ["questionText", "askedAt"]);
+    let mut serde_keys = channels_api::__private::struct_fields::<<Camel as Model>::NewRecord>()
+        .unwrap()
+        .to_vec();
+    serde_keys.sort_unstable();
+    assert_eq!(serde_keys, ["askedAt", "questionText", "text"]);
+
+    let server = TestServer::start(backend, Router::new().consumer::<Camel>()).await;
+    let mut client = server.client().await;
+    // Names in camelCase, the date read as `askedAt` and sent back as `pubDate`, the text
+    // through its `deserialize_with` function.
+    let response = client
+        .request(json!({"method": "camel.create", "questionText": "  Hi  ", "askedAt": "2020-05-06T07:08:09"}))
+        .await;
+    assert_eq!(response["status"], 201, "{response}");
+    let id = response["data"]["id"].clone();
+    assert_eq!(
+        response["data"],
+        json!({"id": id, "questionText": "Hi", "pubDate": "2020-05-06T07:08:09"})
+    );
+    // `default = "path"` calls the function.
+    let response = client.request(json!({"method": "camel.create"})).await;
+    assert_eq!(response["status"], 201, "{response}");
+    assert_eq!(response["data"]["questionText"], "untitled");
+    assert_eq!(response["data"]["pubDate"], "2001-01-01T00:00:00");
+    // An alias is accepted.
+    let response = client
+        .request(json!({"method": "camel.create", "text": "by alias"}))
+        .await;
+    assert_eq!(response["data"]["questionText"], "by alias", "{response}");
+    // The Rust name and the serialize-side name of a field read as `askedAt` are no keys.
+    let response = client
+        .request(json!({"method": "camel.create", "question_text": "x", "pubDate": "2020-01-01T00:00:00"}))
+        .await;
+    assert_eq!(response["status"], 400, "{response}");
+    assert!(
+        errors_of(&response, "question_text")[0].contains("did you mean `questionText`?"),
+        "{response}"
+    );
+    assert!(errors_of(&response, "pubDate")[0].starts_with("no such field"));
+    // Every field's error at once, under the key sent: the function's own message, and a
+    // mistyped date.
+    let response = client
+        .request(json!({"method": "camel.create", "text": "   ", "askedAt": 5}))
+        .await;
+    assert_eq!(
+        response["errors"],
+        json!({
+            "text": ["may not be blank"],
+            "askedAt": ["expected a formatted date and time string, got the number 5"]
+        }),
+        "{response}"
+    );
+    // Sending a field under its name and an alias at once is serde's duplicate.
+    let response = client
+        .request(json!({"method": "camel.create", "text": "a", "questionText": "b"}))
+        .await;
+    assert_eq!(response["status"], 400, "{response}");
+    assert!(errors_of(&response, "questionText")[0].starts_with("sent more than once"));
+
+    // `patch` and `update` change what was sent; a default is not applied to a field
+    // left out.
+    let response = client
+        .request(json!({"method": "camel.patch", "id": id, "text": " patched "}))
+        .await;
+    assert_eq!(
+        response["data"],
+        json!({"id": id, "questionText": "patched", "pubDate": "2020-05-06T07:08:09"}),
+        "{response}"
+    );
+    let response = client
+        .request(json!({"method": "camel.update", "id": id, "askedAt": "2021-01-01T00:00:00"}))
+        .await;
+    assert_eq!(
+        response["data"],
+        json!({"id": id, "questionText": "patched", "pubDate": "2021-01-01T00:00:00"}),
+        "{response}"
+    );
+    let response = client
+        .request(json!({"method": "camel.patch", "id": id, "questionText": ""}))
+        .await;
+    assert_eq!(errors_of(&response, "questionText"), ["may not be blank"]);
+
+    // Filters and ordering use the names requests use.
+    let response = client
+        .request(json!({"method": "camel.list", "questionText__icontains": "PATCH", "ordering": "-askedAt"}))
+        .await;
+    assert_eq!(response["data"]["count"], 1, "{response}");
+    assert_eq!(response["data"]["results"][0]["id"], id);
+    let response = client
+        .request(json!({"method": "camel.list", "pubDate__gte": "2000-01-01T00:00:00"}))
+        .await;
+    assert!(errors_of(&response, "pubDate__gte")[0].contains("filter on: questionText, askedAt"));
+
+    // The schema tells both names, and the aliases.
+    let response = client.request(json!({"method": "api.schema"})).await;
+    let camel = &response["data"]["resources"][0];
+    assert_eq!(
+        camel["fields"],
+        json!([
+            {"name": "id", "type": "integer", "read_only": true, "write_only": false, "nullable": false},
+            {"name": "questionText", "aliases": ["text"], "type": "string", "read_only": false, "write_only": false, "nullable": false},
+            {"name": "pubDate", "input_name": "askedAt", "type": "string", "format": "date-time", "read_only": false, "write_only": false, "nullable": false}
+        ])
+    );
+    assert_eq!(
+        camel["methods"][0],
+        json!({"name": "create", "builtin": true, "arguments": ["questionText", "askedAt"]})
     );
 }
 

@@ -201,7 +201,9 @@ async fn sqlite_locked_under_load_loses_nothing_acknowledged() {
     // The busy timeout is 5 s: hold the lock for 6.
     let locker = std::thread::spawn(move || {
         let mut conn = diesel::SqliteConnection::establish(&path).unwrap();
-        conn.batch_execute("BEGIN EXCLUSIVE").unwrap();
+        // Wait for the server's writer between two of its writes, as any writer would.
+        conn.batch_execute("PRAGMA busy_timeout = 5000; BEGIN EXCLUSIVE")
+            .unwrap();
         std::thread::sleep(Duration::from_secs(6));
         conn.batch_execute("COMMIT").unwrap();
     });

@@ -1,5 +1,8 @@
 //! The attribute grammar: `#[consumer(...)]` on the struct and its fields, and what the
-//! derive reads of `#[diesel(...)]` and `#[serde(...)]`.
+//! derive reads of `#[diesel(...)]` and `#[serde(...)]`. Of serde's attributes only the
+//! names are read here (`rename`, `alias`, `rename_all`, `skip*`); the attributes
+//! themselves are forwarded onto the generated input shapes, where serde's derive gives
+//! them their meaning.
 
 use proc_macro2::TokenStream;
 use syn::ext::IdentExt;
@@ -28,6 +31,11 @@ pub(crate) struct Container {
     pub(crate) validate: Option<Expr>,
     pub(crate) table_name: Option<Path>,
     pub(crate) primary_key: Option<Vec<Ident>>,
+    /// `#[serde(rename_all = ...)]`: the rule for names when serializing.
+    pub(crate) rename_all_serialize: Option<LitStr>,
+    /// `#[serde(rename_all = ...)]`: the rule for names when deserializing, forwarded onto
+    /// the input shapes.
+    pub(crate) rename_all_deserialize: Option<LitStr>,
 }
 
 /// What a field's attributes say.
@@ -35,11 +43,40 @@ pub(crate) struct Container {
 pub(crate) struct Field {
     pub(crate) read_only: bool,
     pub(crate) column_name: Option<Ident>,
-    pub(crate) rename: Option<String>,
-    pub(crate) serde_default: bool,
+    /// `rename = "x"` or `rename(serialize = "x")`.
+    pub(crate) rename_serialize: Option<LitStr>,
+    /// `rename = "x"` or `rename(deserialize = "x")`.
+    pub(crate) rename_deserialize: Option<LitStr>,
+    /// `alias = "x"`, each one.
+    pub(crate) aliases: Vec<LitStr>,
     pub(crate) skip_serializing: bool,
+    pub(crate) skip_deserializing: bool,
+    /// The field's `#[serde(...)]` attributes, forwarded as written onto the input shapes
+    /// so that serde's own derive gives them their meaning.
+    pub(crate) serde: Vec<Attribute>,
     /// `#[validate(...)]` attributes, forwarded to the input shapes.
     pub(crate) validate: Vec<Attribute>,
+}
+
+/// Reads `key = "x"` or `key(serialize = "x", deserialize = "y")`: serde's form for names
+/// that may differ by direction. Returns `(serialize, deserialize)`.
+fn directed_names(meta: &ParseNestedMeta<'_>) -> syn::Result<(Option<LitStr>, Option<LitStr>)> {
+    if meta.input.peek(Token![=]) {
+        let lit: LitStr = meta.value()?.parse()?;
+        return Ok((Some(lit.clone()), Some(lit)));
+    }
+    let (mut ser, mut de) = (None, None);
+    meta.parse_nested_meta(|inner| {
+        if inner.path.is_ident("serialize") {
+            ser = Some(inner.value()?.parse()?);
+        } else if inner.path.is_ident("deserialize") {
+            de = Some(inner.value()?.parse()?);
+        } else {
+            skip(&inner)?;
+        }
+        Ok(())
+    })?;
+    Ok((ser, de))
 }
 
 /// Records `duplicate `name``, or stores `value`.
@@ -165,6 +202,18 @@ impl Container {
                 if let Err(error) = result {
                     cx.push(error);
                 }
+            } else if attr.path().is_ident("serde") {
+                // Serde's own derive reports errors in its attributes; read what parses.
+                let _ = attr.parse_nested_meta(|meta| {
+                    if meta.path.is_ident("rename_all") {
+                        let (ser, de) = directed_names(&meta)?;
+                        this.rename_all_serialize = ser.or(this.rename_all_serialize.take());
+                        this.rename_all_deserialize = de.or(this.rename_all_deserialize.take());
+                    } else {
+                        skip(&meta)?;
+                    }
+                    Ok(())
+                });
             } else if attr.path().is_ident("diesel") {
                 let result = attr.parse_nested_meta(|meta| {
                     if meta.path.is_ident("table_name") {
@@ -222,16 +271,24 @@ impl Field {
                     Ok(())
                 })
             } else if attr.path().is_ident("serde") {
-                // Serde's own derive reports errors in its attributes; read what parses.
+                this.serde.push(attr.clone());
+                // Serde's own derive reports errors in its attributes, and gives them their
+                // meaning on input; only the names are read here, for the lists of names
+                // the runtime checks requests against.
                 let _ = attr.parse_nested_meta(|meta| {
-                    if meta.path.is_ident("rename") && meta.input.peek(Token![=]) {
-                        let lit: LitStr = meta.value()?.parse()?;
-                        this.rename = Some(lit.value());
-                    } else if meta.path.is_ident("default") {
-                        this.serde_default = true;
-                        skip(&meta)?;
-                    } else if meta.path.is_ident("skip_serializing") || meta.path.is_ident("skip") {
+                    if meta.path.is_ident("rename") {
+                        let (ser, de) = directed_names(&meta)?;
+                        this.rename_serialize = ser.or(this.rename_serialize.take());
+                        this.rename_deserialize = de.or(this.rename_deserialize.take());
+                    } else if meta.path.is_ident("alias") {
+                        this.aliases.push(meta.value()?.parse()?);
+                    } else if meta.path.is_ident("skip") {
                         this.skip_serializing = true;
+                        this.skip_deserializing = true;
+                    } else if meta.path.is_ident("skip_serializing") {
+                        this.skip_serializing = true;
+                    } else if meta.path.is_ident("skip_deserializing") {
+                        this.skip_deserializing = true;
                     } else {
                         skip(&meta)?;
                     }

@@ -12,6 +12,7 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     let model = Model::from_ast(input)?;
     let model_impl = expand_model(&model);
     let consumer_impl = expand_consumer(&model);
+    let fields_impl = expand_fields(&model);
     Ok(quote! {
         const _: () = {
             #[allow(unused_imports)]
@@ -21,6 +22,7 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
             };
             #model_impl
             #consumer_impl
+            #fields_impl
         };
     })
 }
@@ -32,50 +34,70 @@ fn declare_locals(fields: &[&Field<'_>]) -> TokenStream {
     quote!(#( let mut #locals: __cp::Option<#tys> = __cp::Option::None; )*)
 }
 
-/// One pass over the payload that fills the locals of fields not pinned by the scope, and
-/// records a message for each value of the wrong type.
-fn read_fields(fields: &[&Field<'_>], pinned: &[syn::Ident]) -> TokenStream {
-    let arms = fields.iter().zip(pinned).map(|(f, pinned)| {
-        let local = local(f);
-        let wire = &f.wire;
-        let ty = f.ty;
-        quote! {
-            #wire if !#pinned => match __cp::field_value::<#ty>(__raw) {
-                __cp::Result::Ok(__value) => #local = __cp::Option::Some(__value),
-                __cp::Result::Err(__message) => __errors.add(#wire, __message),
-            },
-        }
-    });
+/// The derive and container attributes of a generated input shape: serde's derive through
+/// the runtime's re-export, with the model's deserialize-side `rename_all`. No
+/// `deny_unknown_fields`: unknown keys are reported by the runtime, with suggestions.
+fn input_shape_attrs(model: &Model<'_>) -> TokenStream {
+    let rename_all = model
+        .rename_all
+        .as_ref()
+        .map(|rule| quote!(#[serde(rename_all(deserialize = #rule))]));
     quote! {
-        for (__key, __raw) in payload.fields() {
-            match __key {
-                #( #arms )*
-                _ => {}
-            }
-        }
+        #[derive(__cp::serde::Deserialize)]
+        #[serde(crate = "::channels_api::__private::serde")]
+        #rename_all
     }
 }
 
-/// Records "this field is required" for each field in `required` that was not sent.
-fn require(required: &[&Field<'_>]) -> TokenStream {
-    let checks = required.iter().map(|f| {
-        let local = local(f);
-        let wire = &f.wire;
+/// The name of the one-field input shape of field `index`.
+fn input_shape(index: usize) -> syn::Ident {
+    quote::format_ident!("__Input{}", index)
+}
+
+/// One struct per writable field, holding that field alone with its own serde attributes,
+/// so serde reads each field as it would in the model and its errors are collected field
+/// by field.
+fn input_shapes(model: &Model<'_>, fields: &[(usize, &Field<'_>)]) -> TokenStream {
+    let attrs = input_shape_attrs(model);
+    let shapes = fields.iter().map(|(index, f)| {
+        let name = input_shape(*index);
+        let ident = f.ident;
+        let ty = f.ty;
+        let serde = &f.serde;
         quote! {
-            if #local.is_none() && __errors.get(#wire).is_none() {
-                __errors.add(#wire, __cp::REQUIRED);
+            #attrs
+            struct #name {
+                #( #serde )*
+                #ident: #ty,
             }
         }
     });
-    quote!(#( #checks )*)
+    quote!(#( #shapes )*)
+}
+
+/// Reads each field not pinned by the scope through its one-field shape, collecting every
+/// error in `__errors`.
+fn read_fields(
+    fields: &[(usize, &Field<'_>)],
+    pinned: &[syn::Ident],
+    mode: TokenStream,
+) -> TokenStream {
+    let reads = fields.iter().zip(pinned).map(|((index, f), pinned)| {
+        let local = local(f);
+        let shape = input_shape(*index);
+        let ident = f.ident;
+        quote! {
+            if !#pinned {
+                #local = __cp::read_field::<#shape>(payload, #mode, &mut __errors)
+                    .map(|__shape| __shape.#ident);
+            }
+        }
+    });
+    quote!(#( #reads )*)
 }
 
 fn local(field: &Field<'_>) -> syn::Ident {
     quote::format_ident!("__f_{}", field.ident)
-}
-
-fn is_required(field: &Field<'_>) -> bool {
-    !field.nullable && !field.default
 }
 
 /// The two backends, as the generated code names them.
@@ -126,20 +148,21 @@ fn per_backend(body: impl Fn(Backend) -> TokenStream) -> TokenStream {
     }
 }
 
-/// The lookups a field supports, by variant suffix.
+/// The lookups a field supports: the variant suffix (also the runtime's `Lookup`
+/// variant) and the name a request writes after `__`.
 fn lookups(field: &Field<'_>) -> Vec<(&'static str, &'static str)> {
     let mut lookups = vec![
-        ("Exact", "Exact"),
-        ("Gt", "Gt"),
-        ("Gte", "Gte"),
-        ("Lt", "Lt"),
-        ("Lte", "Lte"),
-        ("In", "In"),
-        ("IsNull", "IsNull"),
+        ("Exact", "exact"),
+        ("Gt", "gt"),
+        ("Gte", "gte"),
+        ("Lt", "lt"),
+        ("Lte", "lte"),
+        ("In", "in"),
+        ("IsNull", "isnull"),
     ];
     if json_type(field.ty) == ("string", None) {
-        lookups.push(("Contains", "Contains"));
-        lookups.push(("IContains", "IContains"));
+        lookups.push(("Contains", "contains"));
+        lookups.push(("IContains", "icontains"));
     }
     lookups
 }
@@ -156,7 +179,7 @@ fn expand_filters(model: &Model<'_>) -> TokenStream {
     let mut where_arms = [Vec::new(), Vec::new()];
     for (index, field) in model.fields.iter().enumerate() {
         let inner = option_inner(field.ty).unwrap_or(field.ty);
-        let wire = &field.wire;
+        let wire = &field.input;
         let column = &field.column;
         let col = quote!(#table::#column);
         let nn = if field.nullable {
@@ -164,9 +187,9 @@ fn expand_filters(model: &Model<'_>) -> TokenStream {
         } else {
             quote!(.nullable())
         };
-        for (name, lookup) in lookups(field) {
+        for (name, _) in lookups(field) {
             let variant = variant(index, name);
-            let lookup_ident = quote::format_ident!("{}", lookup);
+            let lookup_ident = quote::format_ident!("{}", name);
             let value_ty = match name {
                 "In" => quote!(::std::vec::Vec<#inner>),
                 "IsNull" => quote!(bool),
@@ -316,7 +339,7 @@ fn expand_model(model: &Model<'_>) -> TokenStream {
     let pk = model.pk();
     let pk_ty = pk.ty;
     let pk_col = &pk.column;
-    let pk_wire = &pk.wire;
+    let pk_wire = &pk.input;
 
     let indexed = |f: &Field<'_>| {
         model
@@ -333,31 +356,23 @@ fn expand_model(model: &Model<'_>) -> TokenStream {
 
     // What create reads.
     let new_idents: Vec<_> = writable_fields.iter().map(|f| f.ident).collect();
+    let new_locals: Vec<_> = writable_fields.iter().map(|f| local(f)).collect();
     let new_tys = writable_fields.iter().map(|f| f.ty);
     let read_new_locals = declare_locals(&writable_fields);
     let (pin_new, pinned_new) = pin_fields(&writable);
-    let read_new = read_fields(&writable_fields, &pinned_new);
-    let required_new: Vec<_> = writable_fields
-        .iter()
-        .copied()
-        .filter(|f| is_required(f))
-        .collect();
-    let require_new = require(&required_new);
+    let read_new = read_fields(&writable, &pinned_new, quote!(__cp::ReadMode::Create));
     let finish_new = writable_fields.iter().map(|f| {
         let ident = f.ident;
         let local = local(f);
-        let wire = &f.wire;
-        if is_required(f) {
-            quote! {
-                #ident: match #local {
-                    __cp::Option::Some(__value) => __value,
-                    __cp::Option::None => {
-                        return __cp::Result::Err(__cp::ApiError::field(400, #wire, __cp::REQUIRED));
-                    }
+        let input = &f.input;
+        // Every field was read or pinned once no error was recorded.
+        quote! {
+            #ident: match #local {
+                __cp::Option::Some(__value) => __value,
+                __cp::Option::None => {
+                    return __cp::Result::Err(__cp::ApiError::field(400, #input, __cp::REQUIRED));
                 }
             }
-        } else {
-            quote!(#ident: #local.unwrap_or_default())
         }
     });
 
@@ -367,13 +382,9 @@ fn expand_model(model: &Model<'_>) -> TokenStream {
     let change_tys = changeable_fields.iter().map(|f| f.ty);
     let read_change_locals = declare_locals(&changeable_fields);
     let (pin_changes, pinned_changes) = pin_fields(&changeable);
-    let read_changes = read_fields(&changeable_fields, &pinned_changes);
-    let required_changes: Vec<_> = changeable_fields
-        .iter()
-        .copied()
-        .filter(|f| is_required(f))
-        .collect();
-    let require_changes = require(&required_changes);
+    let read_changes = read_fields(&changeable, &pinned_changes, quote!(__mode));
+    let shapes = input_shapes(model, &writable);
+    let shape_attrs = input_shape_attrs(model);
 
     let column = |f: &&Field<'_>| {
         let column = &f.column;
@@ -478,7 +489,7 @@ fn expand_model(model: &Model<'_>) -> TokenStream {
         .iter()
         .map(|&index| {
             let field = &model.fields[index];
-            let wire = &field.wire;
+            let wire = &field.input;
             let column = &field.column;
             quote! {
                 (#wire, false) => __order.push(__cp::Box::new(#table::#column.asc())),
@@ -537,9 +548,14 @@ fn expand_model(model: &Model<'_>) -> TokenStream {
         }
     });
 
-    let all_fields = model.fields.iter().map(|f| &f.wire);
-    let filter_fields = model.filter.iter().map(|&i| &model.fields[i].wire);
-    let order_fields = model.ordering.iter().map(|&i| &model.fields[i].wire);
+    let output_fields = model
+        .fields
+        .iter()
+        .filter(|f| !f.write_only)
+        .map(|f| &f.name);
+    let input_keys = input_keys(model);
+    let filter_fields = model.filter.iter().map(|&i| &model.fields[i].input);
+    let order_fields = model.ordering.iter().map(|&i| &model.fields[i].input);
     let resource = &model.resource;
     let scope = model.queryset.as_ref().map(|queryset| {
         let call = quote_spanned!(queryset.span()=> (#queryset)(ctx));
@@ -569,12 +585,13 @@ fn expand_model(model: &Model<'_>) -> TokenStream {
     let validates = model.fields.iter().any(|f| !f.validate.is_empty());
     let validator_derive = validates.then(|| quote!(#[derive(::validator::Validate)]));
     let new_validate: Vec<_> = writable_fields.iter().map(|f| &f.validate).collect();
+    let new_serde: Vec<_> = writable_fields.iter().map(|f| &f.serde).collect();
     let change_validate: Vec<_> = changeable_fields.iter().map(|f| &f.validate).collect();
     let validate_record = validates.then(|| {
         let names = model.fields.iter().map(|f| {
             let rust = f.ident.to_string();
-            let wire = &f.wire;
-            quote!((#rust, #wire))
+            let input = &f.input;
+            quote!((#rust, #input))
         });
         quote!(__cp::validate_fields(&__record, &[#( #names ),*])?;)
     });
@@ -601,10 +618,13 @@ fn expand_model(model: &Model<'_>) -> TokenStream {
 
         #filters
 
+        #shapes
+
         #[doc(hidden)]
+        #shape_attrs
         #validator_derive
         pub struct __NewRecord {
-            #( #(#new_validate)* #new_idents: #new_tys, )*
+            #( #(#new_serde)* #(#new_validate)* #new_idents: #new_tys, )*
         }
 
         #[doc(hidden)]
@@ -621,7 +641,8 @@ fn expand_model(model: &Model<'_>) -> TokenStream {
             type Filter = __Filter;
 
             const PK: &'static str = #pk_wire;
-            const FIELDS: &'static [&'static str] = &[#( #all_fields ),*];
+            const FIELDS: &'static [&'static str] = &[#( #output_fields ),*];
+            const INPUT_KEYS: &'static [&'static str] = &[#( #input_keys ),*];
             const FILTER_FIELDS: &'static [&'static str] = &[#( #filter_fields ),*];
             const ORDER_FIELDS: &'static [&'static str] = &[#( #order_fields ),*];
             const CHECKS_OBJECTS: bool = #checks_objects;
@@ -630,13 +651,26 @@ fn expand_model(model: &Model<'_>) -> TokenStream {
                 payload: &__cp::Payload<'_>,
                 scope: &[__Filter],
             ) -> __cp::Result<__NewRecord, __cp::ApiError> {
-                let mut __errors = __cp::Errors::new();
                 #read_new_locals
                 #pin_new
-                #read_new
-                #require_new
-                __errors.into_result()?;
-                let __record = __NewRecord { #( #finish_new, )* };
+                // The whole shape in one pass; when serde refuses it, field by field, so
+                // that every field's error is reported, and pinned fields are not read.
+                let __record = match __cp::read_all::<__NewRecord>(payload) {
+                    __cp::Option::Some(mut __record) => {
+                        #(
+                            if let __cp::Option::Some(__value) = #new_locals {
+                                __record.#new_idents = __value;
+                            }
+                        )*
+                        __record
+                    }
+                    __cp::Option::None => {
+                        let mut __errors = __cp::Errors::new();
+                        #read_new
+                        __errors.into_result()?;
+                        __NewRecord { #( #finish_new, )* }
+                    }
+                };
                 #validate_record
                 __cp::Result::Ok(__record)
             }
@@ -647,12 +681,14 @@ fn expand_model(model: &Model<'_>) -> TokenStream {
                 scope: &[__Filter],
             ) -> __cp::Result<__Changes, __cp::ApiError> {
                 let mut __errors = __cp::Errors::new();
+                let __mode = if partial {
+                    __cp::ReadMode::Patch
+                } else {
+                    __cp::ReadMode::Update
+                };
                 #read_change_locals
                 #pin_changes
                 #read_changes
-                if !partial {
-                    #require_changes
-                }
                 __errors.into_result()?;
                 let __record = __Changes { #( #change_idents: #change_locals, )* };
                 #validate_record
@@ -709,6 +745,69 @@ fn expand_model(model: &Model<'_>) -> TokenStream {
             }
         }
     }
+}
+
+/// `Model::fields()`: one typed accessor per field, for scopes the compiler checks
+/// (`Todo::fields().owner_id().eq(7)`). A misspelled field is rustc's "no method named"
+/// error; a value of another type, a type mismatch.
+fn expand_fields(model: &Model<'_>) -> TokenStream {
+    let ident = model.ident;
+    let accessors = model.fields.iter().map(|f| {
+        let name = f.ident;
+        let input = &f.input;
+        let ty = option_inner(f.ty).unwrap_or(f.ty);
+        let doc = format!("`{input}`, typed: compare it to build a `Scope`.");
+        quote! {
+            #[doc = #doc]
+            pub fn #name(&self) -> __cp::Field<#ty> {
+                __cp::Field::new(#input)
+            }
+        }
+    });
+    let doc = format!(
+        "The fields of `{ident}`, typed, for building a `Scope`: \
+         `Scope::all().and({ident}::fields().{}().eq(...))`.",
+        model.pk().ident
+    );
+    quote! {
+        #[doc(hidden)]
+        #[derive(Debug, Clone, Copy)]
+        pub struct __Fields;
+
+        #[allow(clippy::wrong_self_convention, clippy::new_ret_no_self)]
+        impl __Fields {
+            #( #accessors )*
+        }
+
+        #[automatically_derived]
+        impl #ident {
+            #[doc = #doc]
+            pub fn fields() -> __Fields {
+                __Fields
+            }
+        }
+    }
+}
+
+/// The keys a create, retrieve, update, patch or delete request may carry: each field's
+/// deserialize-side name and aliases; for a field never read from input (read-only or
+/// `skip_deserializing`), its name in responses too, so that a client may send back the
+/// object it read.
+fn input_keys<'m>(model: &'m Model<'_>) -> Vec<&'m str> {
+    let mut keys: Vec<&str> = Vec::new();
+    for f in &model.fields {
+        let mut names = vec![f.input.as_str()];
+        names.extend(f.aliases.iter().map(String::as_str));
+        if f.read_only || f.skip_input {
+            names.push(&f.name);
+        }
+        for name in names {
+            if !keys.contains(&name) {
+                keys.push(name);
+            }
+        }
+    }
+    keys
 }
 
 fn expand_consumer(model: &Model<'_>) -> TokenStream {
@@ -797,20 +896,29 @@ fn expand_consumer(model: &Model<'_>) -> TokenStream {
 /// The resource's schema: its fields as declared, and each built-in method's arguments.
 fn expand_schema(model: &Model<'_>) -> TokenStream {
     let resource = &model.resource;
-    let pk = &model.pk().wire;
+    let pk = &model.pk().input;
     let fields = model.fields.iter().map(|f| {
-        let name = &f.wire;
+        let name = &f.name;
+        let input_name = if f.input == f.name {
+            quote!(__cp::Option::None)
+        } else {
+            let input = &f.input;
+            quote!(__cp::Option::Some(#input))
+        };
+        let aliases = &f.aliases;
         let (ty, format) = json_type(f.ty);
         let format = match format {
             Some(format) => quote!(__cp::Option::Some(#format)),
             None => quote!(__cp::Option::None),
         };
-        let read_only = f.read_only;
+        let read_only = f.read_only || f.skip_input;
         let write_only = f.write_only;
         let nullable = f.nullable;
         quote! {
             __cp::FieldSchema {
                 name: #name,
+                input_name: #input_name,
+                aliases: &[#( #aliases ),*],
                 ty: #ty,
                 format: #format,
                 read_only: #read_only,
@@ -819,9 +927,18 @@ fn expand_schema(model: &Model<'_>) -> TokenStream {
             }
         }
     });
-    let writable: Vec<&str> = model.writable().map(|f| f.wire.as_str()).collect();
+    let writable: Vec<&str> = model
+        .writable()
+        .filter(|f| !f.skip_input)
+        .map(|f| f.input.as_str())
+        .collect();
     let mut changes = vec![pk.as_str()];
-    changes.extend(model.changeable().map(|f| f.wire.as_str()));
+    changes.extend(
+        model
+            .changeable()
+            .filter(|f| !f.skip_input)
+            .map(|f| f.input.as_str()),
+    );
     let methods = model.methods.iter().map(|method| {
         let name = method.ident().to_string();
         let arguments: Option<Vec<&str>> = match method {
@@ -842,12 +959,41 @@ fn expand_schema(model: &Model<'_>) -> TokenStream {
             __cp::MethodSchema { name: #name, builtin: #builtin, arguments: #arguments }
         }
     });
+    let lists = model
+        .methods
+        .iter()
+        .any(|m| matches!(m, Method::Builtin(Builtin::List, _)));
+    let list = if lists {
+        let filters = model.filter.iter().map(|&i| {
+            let field = &model.fields[i];
+            let name = &field.input;
+            let lookups = lookups(field).into_iter().map(|(_, lookup)| lookup);
+            quote! {
+                __cp::FilterSchema { field: #name, lookups: __cp::Vec::from([#( #lookups ),*]) }
+            }
+        });
+        let ordering = model.ordering.iter().map(|&i| &model.fields[i].input);
+        let page_size = model.page_size;
+        let max_page_size = model.max_page_size;
+        quote! {
+            __cp::Option::Some(__cp::ListSchema {
+                filters: __cp::Vec::from([#( #filters ),*]),
+                ordering: __cp::Vec::from([#( #ordering ),*]),
+                page_size: #page_size,
+                max_page_size: #max_page_size,
+                cursor: true,
+            })
+        }
+    } else {
+        quote!(__cp::Option::None)
+    };
     quote! {
         __cp::ResourceSchema {
             name: #resource,
             primary_key: #pk,
             fields: __cp::Vec::from([#( #fields ),*]),
             methods: __cp::Vec::from([#( #methods ),*]),
+            list: #list,
         }
     }
 }

@@ -21,7 +21,8 @@
 //! - `filter(question_text, pub_date)`, `ordering(id, pub_date)`: the fields `list` may
 //!   filter on (with lookups such as `__gte`) and order by.
 //! - `queryset = Question::visible`: a `fn(&Context) -> Result<Scope, ApiError>` whose scope
-//!   surrounds every read and write of a connection.
+//!   surrounds every read and write of a connection. Build the scope from the typed
+//!   fields the derive generates (below), so the compiler checks each field and value.
 //! - `permission = (IsAuthenticated, CheckObject(Question::owned))`: a `Permission` checked
 //!   before every method, and on the record for retrieve, update, patch and delete.
 //! - `validate = Question::check`: a `fn(&Context, &Payload) -> Result<(), ApiError>` run on
@@ -34,10 +35,65 @@
 //!   `custom(function = ...)`, ...), run on what create, update and patch read. Needs the
 //!   runtime's `validator` feature and `validator` among your dependencies.
 //!
-//! Also read: `#[diesel(table_name = ..., primary_key(...))]` on the struct,
-//! `#[diesel(column_name = ...)]` on a field, and a field's `#[serde(rename = "...")]` (its
-//! name on the wire) and `#[serde(default)]` (optional on create, `Default::default()`
-//! when missing).
+//! Also read: `#[diesel(table_name = ..., primary_key(...))]` on the struct and
+//! `#[diesel(column_name = ...)]` on a field.
+//!
+//! ## Serde's attributes: input means what serde says
+//!
+//! `create`, `update` and `patch` read their fields through serde itself. The derive
+//! generates the input shapes as structs that derive `Deserialize` (through the runtime's
+//! re-export), with each field's own `#[serde(...)]` attributes and the container's
+//! `rename_all` forwarded onto them, so `rename`, `rename(deserialize = ..)`, `alias`,
+//! `default`, `default = "path"` (the function is called), `deserialize_with`, `with` and
+//! `skip_deserializing` behave exactly as serde documents them. Each field is read through
+//! a one-field shape of its own, so a request with several bad fields gets every field's
+//! message at once, under the key it sent.
+//!
+//! ```ignore
+//! #[derive(Queryable, Selectable, Serialize, ModelConsumer)]
+//! #[diesel(table_name = schema::questions)]
+//! #[serde(rename_all = "camelCase")]
+//! pub struct Question {
+//!     #[consumer(read_only)]
+//!     pub id: i32,
+//!     #[serde(alias = "text", default = "untitled", deserialize_with = "trimmed")]
+//!     pub question_text: String,     // sent and read as `questionText`, or read as `text`
+//!     #[serde(rename(deserialize = "askedAt"), default = "today")]
+//!     pub pub_date: NaiveDateTime,   // sent as `pubDate`, read as `askedAt`
+//! }
+//! ```
+//!
+//! The rule for names: **responses use each field's serialize-side name; requests use its
+//! deserialize-side name**, and `create`, `update` and `patch` also accept its aliases.
+//! Filters (`questionText__icontains`), `ordering`, error keys and the arguments in
+//! `api.schema` are request names; `Model::FIELDS` lists response names,
+//! `Model::INPUT_KEYS` request keys (a read-only field's response name is a known key
+//! too, so a client may send back the object it read). The primary key has one name both
+//! ways: a rename that splits it, or an alias on it, is a compile error.
+//!
+//! On `create`, a field serde can fill in (an `Option`, a `default`) may be left out. On
+//! `update` a field left out must be one serde can fill in, and is then left unchanged,
+//! not reset to its default; on `patch` every field is optional. A nullable field sent as
+//! `null` is set to null. `deny_unknown_fields` is not needed: unknown keys are a 400 with
+//! a suggestion.
+//!
+//! ## Generated: typed fields
+//!
+//! `Model::fields()` (an inherent function on the model) has one method per field
+//! returning a `Field<T>`, with `T` the field's type (the inner type of an `Option`).
+//! Its comparisons build a `Scope`:
+//!
+//! ```ignore
+//! fn own(ctx: &Context<'_>) -> Result<Scope, ApiError> {
+//!     let account = ctx.user::<Account>().ok_or_else(|| ApiError::unauthorized("log in"))?;
+//!     Ok(Scope::all().and(Todo::fields().owner_id().eq(account.id)))
+//! }
+//! ```
+//!
+//! A misspelled field is rustc's own "no method named `ownr_id`" error, and a value of
+//! another type says "a field of type `i32` cannot be compared with a value of type
+//! `&str`" (both kept under the trybuild tests). A model that defines an inherent
+//! `fields` function of its own cannot derive `ModelConsumer`.
 //!
 //! # `#[consumer_method]`
 //!

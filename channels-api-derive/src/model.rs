@@ -74,15 +74,21 @@ pub(crate) struct Field<'a> {
     pub(crate) ty: &'a Type,
     /// The column, in the table's module.
     pub(crate) column: Ident,
-    /// The name on the wire.
-    pub(crate) wire: String,
+    /// The name in responses: serde's serialize-side name.
+    pub(crate) name: String,
+    /// The name in requests: serde's deserialize-side name (filters, ordering, error keys).
+    pub(crate) input: String,
+    /// Other names create, update and patch accept for it (`#[serde(alias = ...)]`).
+    pub(crate) aliases: Vec<String>,
     pub(crate) read_only: bool,
-    /// `Option<T>`: may be null, so it is never required.
+    /// `Option<T>`: may be null.
     pub(crate) nullable: bool,
-    /// `#[serde(default)]`: `Default::default()` when missing on create.
-    pub(crate) default: bool,
     /// `#[serde(skip_serializing)]`: taken from input, never sent back.
     pub(crate) write_only: bool,
+    /// `#[serde(skip_deserializing)]`: never read from a request; serde fills it in.
+    pub(crate) skip_input: bool,
+    /// The field's `#[serde(...)]` attributes, forwarded onto the input shapes.
+    pub(crate) serde: Vec<syn::Attribute>,
     /// `#[validate(...)]` attributes for the input shapes.
     pub(crate) validate: Vec<syn::Attribute>,
 }
@@ -105,6 +111,8 @@ pub(crate) struct Model<'a> {
     pub(crate) permission: Option<Expr>,
     /// The function that checks a whole write request.
     pub(crate) validate: Option<Expr>,
+    /// The container's deserialize-side `rename_all` rule, forwarded onto the input shapes.
+    pub(crate) rename_all: Option<syn::LitStr>,
 }
 
 impl<'a> Model<'a> {
@@ -157,21 +165,45 @@ impl<'a> Model<'a> {
             return Err(error);
         };
 
+        let rule = |lit: &Option<syn::LitStr>| lit.as_ref().map(syn::LitStr::value);
+        let (serialize_rule, deserialize_rule) = (
+            rule(&container.rename_all_serialize),
+            rule(&container.rename_all_deserialize),
+        );
         let mut fields = Vec::new();
         for field in &named.named {
             let Some(ident) = &field.ident else { continue };
             let attrs = attr::Field::from_attrs(&mut cx, &field.attrs);
             let name = ident.to_string();
             let name = name.strip_prefix("r#").unwrap_or(&name).to_owned();
+            // Serde's rules: an explicit rename wins over the container's `rename_all`.
+            let output = match &attrs.rename_serialize {
+                Some(lit) => lit.value(),
+                None => rename_field(&name, serialize_rule.as_deref()),
+            };
+            let input = match &attrs.rename_deserialize {
+                Some(lit) => lit.value(),
+                None => rename_field(&name, deserialize_rule.as_deref()),
+            };
+            let mut aliases: Vec<String> = Vec::new();
+            for alias in &attrs.aliases {
+                let alias = alias.value();
+                if alias != input && !aliases.contains(&alias) {
+                    aliases.push(alias);
+                }
+            }
             fields.push(Field {
                 ident,
                 ty: &field.ty,
                 column: attrs.column_name.unwrap_or_else(|| ident.clone()),
-                wire: attrs.rename.unwrap_or(name),
+                name: output,
+                input,
+                aliases,
                 read_only: attrs.read_only,
                 nullable: is_option(&field.ty),
-                default: attrs.serde_default,
                 write_only: attrs.skip_serializing,
+                skip_input: attrs.skip_deserializing,
+                serde: attrs.serde,
                 validate: attrs.validate,
             });
         }
@@ -306,6 +338,27 @@ impl<'a> Model<'a> {
             );
         }
 
+        if let Some(pk) = pk.map(|i| &fields[i])
+            && (pk.name != pk.input || !pk.aliases.is_empty())
+        {
+            cx.error_spanned_by(
+                pk.ident,
+                format!(
+                    "the primary key `{}` must have one name on the wire, the same in requests \
+                     and responses (here `{}` and `{}`{})\n\
+                     note: drop its `rename(serialize = .., deserialize = ..)` and `alias`",
+                    pk.ident,
+                    pk.name,
+                    pk.input,
+                    if pk.aliases.is_empty() {
+                        ""
+                    } else {
+                        ", with aliases"
+                    },
+                ),
+            );
+        }
+
         let resource = match &container.resource {
             Some(lit) => lit.value(),
             None => snake_case(&input.ident.to_string()),
@@ -327,6 +380,7 @@ impl<'a> Model<'a> {
             queryset: container.queryset,
             permission: container.permission,
             validate: container.validate,
+            rename_all: container.rename_all_deserialize,
         })
     }
 }
@@ -394,6 +448,42 @@ pub(crate) fn json_type(ty: &Type) -> (&'static str, Option<&'static str>) {
     }
 }
 
+/// A field's name under serde's `rename_all` rule (serde's own `RenameRule`, applied to
+/// a field written in snake_case). An unknown rule leaves the name as is: serde's derive
+/// reports it.
+pub(crate) fn rename_field(field: &str, rule: Option<&str>) -> String {
+    let pascal = || {
+        let mut out = String::with_capacity(field.len());
+        let mut capitalize = true;
+        for c in field.chars() {
+            if c == '_' {
+                capitalize = true;
+            } else if capitalize {
+                out.push(c.to_ascii_uppercase());
+                capitalize = false;
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    };
+    match rule {
+        Some("UPPERCASE" | "SCREAMING_SNAKE_CASE") => field.to_ascii_uppercase(),
+        Some("PascalCase") => pascal(),
+        Some("camelCase") => {
+            let pascal = pascal();
+            let mut chars = pascal.chars();
+            match chars.next() {
+                Some(first) => first.to_ascii_lowercase().to_string() + chars.as_str(),
+                None => pascal,
+            }
+        }
+        Some("kebab-case") => field.replace('_', "-"),
+        Some("SCREAMING-KEBAB-CASE") => field.to_ascii_uppercase().replace('_', "-"),
+        _ => field.to_owned(),
+    }
+}
+
 /// `UserProfile` → `user_profile`.
 pub(crate) fn snake_case(name: &str) -> String {
     let name = name.strip_prefix("r#").unwrap_or(name);
@@ -417,7 +507,21 @@ pub(crate) fn snake_case(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::snake_case;
+    use super::{rename_field, snake_case};
+
+    #[test]
+    fn renames_fields_as_serde_does() {
+        let rename = |rule| rename_field("pub_date_2", Some(rule));
+        assert_eq!(rename("camelCase"), "pubDate2");
+        assert_eq!(rename("PascalCase"), "PubDate2");
+        assert_eq!(rename("kebab-case"), "pub-date-2");
+        assert_eq!(rename("SCREAMING-KEBAB-CASE"), "PUB-DATE-2");
+        assert_eq!(rename("SCREAMING_SNAKE_CASE"), "PUB_DATE_2");
+        assert_eq!(rename("UPPERCASE"), "PUB_DATE_2");
+        assert_eq!(rename("lowercase"), "pub_date_2");
+        assert_eq!(rename("snake_case"), "pub_date_2");
+        assert_eq!(rename_field("id", None), "id");
+    }
 
     #[test]
     fn snake_cases_names() {

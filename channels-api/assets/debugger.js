@@ -19,6 +19,7 @@ const ui = {
   resource: $("resource"),
   method: $("method"),
   schemaNote: $("schema-note"),
+  listNote: $("list-note"),
   fields: $("fields"),
   request: $("request"),
   requestError: $("request-error"),
@@ -200,6 +201,8 @@ function showFields(resource) {
       field.read_only && "read-only",
       field.write_only && "write-only",
       field.nullable && "nullable",
+      field.input_name && `read as ${field.input_name}`,
+      field.aliases?.length && `also ${field.aliases.join(", ")}`,
     ].filter(Boolean);
     const row = body.insertRow();
     row.insertCell().textContent = field.name;
@@ -215,8 +218,47 @@ function fillTemplate() {
   if (!resource || !method) return;
   const request = { method: `${resource.name}.${method.name}` };
   for (const name of method.arguments ?? []) request[name] = placeholder(resource, name);
+  const list = method.builtin && method.name === "list" ? resource.list : null;
+  if (list) Object.assign(request, listTemplate(resource, list));
+  showListNote(list);
   setEditor(request);
   editorDirty = false;
+}
+
+/**
+ * The keys a `list` request may add: its page size, an ordering, and one key per filter
+ * with a value that matches every row, for the user to narrow (text by `__icontains`,
+ * other fields by `__isnull`).
+ */
+function listTemplate(resource, list) {
+  const keys = { page_size: list.page_size };
+  if (list.ordering.length > 0) keys.ordering = list.ordering.join(",");
+  for (const filter of list.filters) {
+    if (filter.lookups.includes("icontains")) keys[`${filter.field}__icontains`] = "";
+    else if (filter.lookups.includes("isnull")) keys[`${filter.field}__isnull`] = false;
+    else keys[filter.field] = placeholder(resource, filter.field);
+  }
+  return keys;
+}
+
+/** Lists what `list` accepts under the editor: every filter key, ordering, sizes. */
+function showListNote(list) {
+  ui.listNote.hidden = !list;
+  if (!list) {
+    ui.listNote.textContent = "";
+    return;
+  }
+  const filters = list.filters.map((filter) => {
+    const keys = filter.lookups.map((lookup) =>
+      lookup === "exact" ? filter.field : `${filter.field}__${lookup}`);
+    return keys.join(", ");
+  });
+  ui.listNote.textContent = [
+    `filters: ${filters.length > 0 ? filters.join("; ") : "none"}`,
+    `ordering: ${list.ordering.length > 0 ? list.ordering.join(", ") : "none"} (- for descending)`,
+    `page_size: ${list.page_size} (at most ${list.max_page_size})`,
+    list.cursor ? 'cursor paging: "cursor": null, then each page\'s "next"' : null,
+  ].filter(Boolean).join(" · ");
 }
 
 /** A value of the right type for argument `name`, for the user to replace. */
@@ -224,7 +266,9 @@ function placeholder(resource, name) {
   if (name === resource.primary_key && lastKeys.has(resource.name)) {
     return lastKeys.get(resource.name);
   }
-  const field = resource.fields?.find((candidate) => candidate.name === name);
+  // Requests name a field by its input name, or by one of its aliases.
+  const field = resource.fields?.find((candidate) =>
+    (candidate.input_name ?? candidate.name) === name || candidate.aliases?.includes(name));
   if (!field) {
     if (name === "page") return 1;
     if (name === "page_size") return 50;

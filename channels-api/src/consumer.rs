@@ -177,14 +177,19 @@ pub trait Model: Serialize + Send + Sized + 'static {
     /// A typed filter on one of the model's fields.
     type Filter: Filters;
 
-    /// The primary key's name on the wire (`id`).
+    /// The primary key's name on the wire (`id`), the same in requests and responses.
     const PK: &'static str;
-    /// Every field's name on the wire. A `create`, `retrieve`, `update`, `patch` or
-    /// `delete` request may carry these keys and no others.
+    /// The name of each field a response may carry: serde's serialize-side names, without
+    /// the fields serde never serializes.
     const FIELDS: &'static [&'static str];
-    /// The fields a `list` request may filter on.
+    /// The keys a `create`, `retrieve`, `update`, `patch` or `delete` request may carry,
+    /// and no others: each field's deserialize-side name and its aliases, and, for a field
+    /// never read from input (read-only or `skip_deserializing`), its name in responses,
+    /// so that a client may send back the object it read.
+    const INPUT_KEYS: &'static [&'static str];
+    /// The fields a `list` request may filter on, by their deserialize-side names.
     const FILTER_FIELDS: &'static [&'static str];
-    /// The fields a `list` request may order by.
+    /// The fields a `list` request may order by, by their deserialize-side names.
     const ORDER_FIELDS: &'static [&'static str];
     /// Whether the consumer's permission looks at single records, so that `update`,
     /// `patch` and `delete` must read the record before changing it.
@@ -311,19 +316,17 @@ pub mod builtin {
         ApiError::not_found("not found")
     }
 
-    /// A 400 under each key of `payload` that names no field of `M`, with the fields that
-    /// exist and the closest one. Read-only fields are known keys: a client may send back
-    /// the object it read.
+    /// A 400 under each key of `payload` that is not one of [`Model::INPUT_KEYS`], with the
+    /// keys that exist and the closest one. Read-only fields are known keys: a client may
+    /// send back the object it read.
     fn reject_unknown_keys<M: Model>(payload: &Payload<'_>) -> Result<(), ApiError> {
         let mut errors = Errors::new();
         for (key, _) in payload.fields() {
-            if !M::FIELDS.contains(&key) {
-                let mut message = format!("no such field; fields: {}", M::FIELDS.join(", "));
-                if let Some(close) = crate::protocol::closest(key, M::FIELDS) {
-                    message = format!(
-                        "no such field: did you mean `{close}`? fields: {}",
-                        M::FIELDS.join(", ")
-                    );
+            if !M::INPUT_KEYS.contains(&key) {
+                let known = M::INPUT_KEYS.join(", ");
+                let mut message = format!("no such field; fields: {known}");
+                if let Some(close) = crate::protocol::closest(key, M::INPUT_KEYS) {
+                    message = format!("no such field: did you mean `{close}`? fields: {known}");
                 }
                 errors.add(key.to_owned(), message);
             }

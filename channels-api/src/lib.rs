@@ -95,9 +95,9 @@ pub use database::{Backend, Database, DatabaseOptions, DbConnection, DbError};
 pub use error::{ApiError, Error, Errors, Result};
 pub use limits::Limits;
 pub use protocol::{BareFormatter, Body, DefaultFormatter, Formatter, Payload, Reply, Response};
-pub use query::{Lookup, Scope};
+pub use query::{Condition, Field, FieldValue, Lookup, Scope};
 pub use router::Router;
-pub use schema::{FieldSchema, MethodSchema, ResourceSchema};
+pub use schema::{FieldSchema, FilterSchema, ListSchema, MethodSchema, ResourceSchema};
 pub use server::Server;
 
 pub use chrono;

@@ -8,9 +8,10 @@ pub use crate::database::DbConnection;
 pub use crate::error::{ApiError, Errors};
 pub use crate::protocol::{Formatter, Payload, REQUIRED, Reply, field_value};
 pub use crate::query::{
-    FilterError, Filters, ListQuery, Lookup, Scope, contains_pattern, filter_value,
+    Field, FilterError, Filters, ListQuery, Lookup, Scope, contains_pattern, filter_value,
 };
-pub use crate::schema::{FieldSchema, MethodSchema, ResourceSchema};
+pub use crate::schema::struct_fields;
+pub use crate::schema::{FieldSchema, FilterSchema, ListSchema, MethodSchema, ResourceSchema};
 #[cfg(feature = "validator")]
 pub use crate::validation::validate_fields;
 pub use diesel;
@@ -68,6 +69,54 @@ impl<DB: diesel::backend::Backend> diesel::query_builder::QueryFragment<DB> for 
             key.walk_ast(pass.reborrow())?;
         }
         Ok(())
+    }
+}
+
+/// Which request a model's input is read for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadMode {
+    /// `create`: every field, with serde's defaults for those not sent.
+    Create,
+    /// `update`: a field sent is changed; one serde requires must be sent.
+    Update,
+    /// `patch`: a field sent is changed; none is required.
+    Patch,
+}
+
+/// The keys an input shape `S` reads: serde's deserialize-side names and aliases of its
+/// fields.
+pub fn input_keys<S: serde::de::DeserializeOwned>() -> &'static [&'static str] {
+    crate::schema::struct_fields::<S>().unwrap_or_default()
+}
+
+/// Reads the whole input shape `S` from the keys it names, or `None` on any error (the
+/// caller then reads field by field, to report every error).
+pub fn read_all<S: serde::de::DeserializeOwned>(payload: &Payload<'_>) -> Option<S> {
+    payload.deserialize_only(input_keys::<S>()).ok()
+}
+
+/// Reads one field's input shape `S`, a struct of that one field carrying the field's own
+/// serde attributes, from the keys serde's derive gave it; each error goes into `errors`
+/// under the key it concerns. `None` when the field is not to be set: an error, or an
+/// `update` or `patch` that did not send it.
+pub fn read_field<S: serde::de::DeserializeOwned>(
+    payload: &Payload<'_>,
+    mode: ReadMode,
+    errors: &mut Errors,
+) -> Option<S> {
+    let keys = input_keys::<S>();
+    let sent = payload.fields().any(|(key, _)| keys.contains(&key));
+    if mode == ReadMode::Patch && !sent {
+        return None;
+    }
+    // An `update` that did not send the field still asks serde, which says whether it
+    // was required; a default it fills in is not applied.
+    match payload.deserialize_only::<S>(keys) {
+        Ok(value) => (sent || mode == ReadMode::Create).then_some(value),
+        Err(error) => {
+            errors.extend(error.errors());
+            None
+        }
     }
 }
 
@@ -192,4 +241,50 @@ pub fn builtin_call<'a>(
 /// Wraps a formatter for a consumer's `formatter = ...` option.
 pub fn formatter_arc(formatter: impl Formatter) -> Arc<dyn Formatter> {
     Arc::new(formatter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::Limits;
+
+    /// A one-field input shape of a nullable column, as the derive generates it.
+    #[derive(serde::Deserialize)]
+    struct Note {
+        note: Option<String>,
+    }
+
+    fn read(text: &str, mode: ReadMode) -> (Option<Option<String>>, Errors) {
+        let request = crate::protocol::Request::parse(text, &Limits::default()).unwrap();
+        let mut errors = Errors::new();
+        let value = read_field::<Note>(&request.payload, mode, &mut errors).map(|n| n.note);
+        (value, errors)
+    }
+
+    #[test]
+    fn tells_a_field_left_out_from_a_null() {
+        let modes = [ReadMode::Update, ReadMode::Patch];
+        for mode in modes {
+            assert_eq!(read(r#"{"id":1}"#, mode).0, None, "left out: unchanged");
+            assert_eq!(
+                read(r#"{"note":null}"#, mode).0,
+                Some(None),
+                "null: cleared"
+            );
+            assert_eq!(read(r#"{"note":"a"}"#, mode).0, Some(Some("a".into())));
+        }
+        assert_eq!(read(r#"{"id":1}"#, ReadMode::Create).0, Some(None));
+        let (value, errors) = read(r#"{"note":3}"#, ReadMode::Patch);
+        assert_eq!(value, None);
+        assert_eq!(
+            errors.get("note").unwrap(),
+            ["expected a string, got the number 3"]
+        );
+        let (_, errors) = read(r#"{"note":"a\u0000"}"#, ReadMode::Create);
+        assert!(errors.get("note").unwrap()[0].contains("NUL"));
+        // Only the field's own keys are read: another key's NUL is not its error.
+        let (value, errors) = read(r#"{"other":"\u0000","note":"a"}"#, ReadMode::Create);
+        assert_eq!(value, Some(Some("a".into())));
+        assert!(errors.is_empty());
+    }
 }

@@ -54,19 +54,33 @@ impl<'a> Payload<'a> {
     /// Deserializes the whole payload as one value of type `T` (a struct or a map), as
     /// custom methods receive their argument. Errors name the field they concern.
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        self.deserialize_keys(None)
+    }
+
+    /// Deserializes `T` from the keys in `only` and no others, refusing text that holds
+    /// the NUL character as [`field_value`] does. The derive reads a model's input this
+    /// way, one field's shape at a time, with `only` the names serde's derive gave it.
+    #[doc(hidden)]
+    pub fn deserialize_only<T: DeserializeOwned>(&self, only: &[&str]) -> Result<T, ApiError> {
+        self.deserialize_keys(Some(only))
+    }
+
+    fn deserialize_keys<T: DeserializeOwned>(&self, only: Option<&[&str]>) -> Result<T, ApiError> {
         let failed_at = Cell::new(None);
         let access = FieldsAccess {
             fields: &self.fields,
             next: 0,
             failed_at: &failed_at,
+            only,
         };
         T::deserialize(FieldsDeserializer(access)).map_err(|error| {
             let message = error.to_string();
             let (field, message) = match failed_at.get() {
                 Some(index) => (self.fields[index].0.to_string(), humanize(&message)),
-                None => match missing_field(&message) {
-                    Some(field) => (field.to_owned(), REQUIRED.to_owned()),
-                    None => (Errors::NON_FIELD.to_owned(), humanize(&message)),
+                None => match (missing_field(&message), duplicate_field(&message)) {
+                    (Some(field), _) => (field.to_owned(), REQUIRED.to_owned()),
+                    (_, Some(field)) => (field.to_owned(), DUPLICATE.to_owned()),
+                    _ => (Errors::NON_FIELD.to_owned(), humanize(&message)),
                 },
             };
             ApiError::field(400, field, message)
@@ -85,10 +99,12 @@ pub const REQUIRED: &str = "this field is required";
 #[doc(hidden)]
 pub fn field_value<T: DeserializeOwned>(raw: &RawValue) -> Result<T, String> {
     if has_nul_escape(raw.get()) {
-        return Err("text may not contain the NUL character (\\u0000)".to_owned());
+        return Err(NUL_MESSAGE.to_owned());
     }
     serde_json::from_str(raw.get()).map_err(|e| humanize(&e.to_string()))
 }
+
+const NUL_MESSAGE: &str = "text may not contain the NUL character (\\u0000)";
 
 /// Whether JSON text holds the escape `\u0000` (JSON strings cannot hold a raw NUL).
 fn has_nul_escape(json: &str) -> bool {
@@ -337,6 +353,14 @@ fn edit_distance(a: &[u8], b: &[u8]) -> usize {
     row[b.len()]
 }
 
+/// The message for a field sent under two of its names (its name and an alias).
+const DUPLICATE: &str = "sent more than once, under its name or an alias: send it once";
+
+/// Serde's `duplicate field `x`` message, as the field's name.
+fn duplicate_field(message: &str) -> Option<&str> {
+    message.strip_prefix("duplicate field `")?.split('`').next()
+}
+
 /// Serde's `missing field `x`` message, as the field's name.
 fn missing_field(message: &str) -> Option<&str> {
     message.strip_prefix("missing field `")?.split('`').next()
@@ -450,6 +474,8 @@ struct FieldsAccess<'p, 'a> {
     fields: &'p [(Cow<'a, str>, &'a RawValue)],
     next: usize,
     failed_at: &'p Cell<Option<usize>>,
+    /// When set, the only keys the deserializer sees; their text may not hold NUL.
+    only: Option<&'p [&'p str]>,
 }
 
 impl<'de> MapAccess<'de> for FieldsAccess<'_, 'de> {
@@ -459,6 +485,15 @@ impl<'de> MapAccess<'de> for FieldsAccess<'_, 'de> {
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, Self::Error> {
+        if let Some(only) = self.only {
+            while self
+                .fields
+                .get(self.next)
+                .is_some_and(|(key, _)| !only.contains(&key.as_ref()))
+            {
+                self.next += 1;
+            }
+        }
         match self.fields.get(self.next) {
             Some((key, _)) => {
                 let key: &str = key;
@@ -477,6 +512,10 @@ impl<'de> MapAccess<'de> for FieldsAccess<'_, 'de> {
         let Some((_, raw)) = self.fields.get(index) else {
             return Err(de::Error::custom("value requested after the last field"));
         };
+        if self.only.is_some() && has_nul_escape(raw.get()) {
+            self.failed_at.set(Some(index));
+            return Err(de::Error::custom(NUL_MESSAGE));
+        }
         let mut deserializer = serde_json::Deserializer::from_str(raw.get());
         seed.deserialize(&mut deserializer).inspect_err(|_| {
             self.failed_at.set(Some(index));
@@ -484,7 +523,10 @@ impl<'de> MapAccess<'de> for FieldsAccess<'_, 'de> {
     }
 
     fn size_hint(&self) -> Option<usize> {
-        Some(self.fields.len() - self.next)
+        match self.only {
+            Some(_) => None,
+            None => Some(self.fields.len() - self.next),
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! and the scope a consumer puts around everything a connection may touch.
 
 use std::fmt;
+use std::marker::PhantomData;
 
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -120,19 +121,18 @@ pub struct ListQuery<F> {
     pub count: bool,
 }
 
-/// The rows a consumer lets a connection reach, as filters on its fields (the Python
+/// The rows a consumer lets a connection reach, as conditions on its fields (the Python
 /// project's `get_queryset`). Returned by the function named in
-/// `#[consumer(queryset = ...)]`:
+/// `#[consumer(queryset = ...)]`, and built from the typed fields the derive generates
+/// (`Todo::fields().owner_id()`), so a misspelled field or a value of the wrong type is a
+/// compile error:
 ///
-/// ```no_run
-/// # use channels_api::prelude::*;
-/// # use channels_api::query::Scope;
-/// # struct Account { id: i32 }
-/// fn own_rows(ctx: &Context<'_>) -> Result<Scope, ApiError> {
+/// ```ignore
+/// fn own(ctx: &Context<'_>) -> Result<Scope, ApiError> {
 ///     let account = ctx
 ///         .user::<Account>()
 ///         .ok_or_else(|| ApiError::unauthorized("log in first"))?;
-///     Ok(Scope::all().filter("owner_id", account.id))
+///     Ok(Scope::all().and(Todo::fields().owner_id().eq(account.id)))
 /// }
 /// ```
 ///
@@ -151,16 +151,31 @@ impl Scope {
         Self::default()
     }
 
+    /// Rows that also meet `condition`, built from a model's typed fields:
+    /// `Todo::fields().owner_id().eq(7)`.
+    pub fn and(mut self, condition: Condition) -> Self {
+        self.filters.push((
+            condition.field.to_owned(),
+            condition.lookup,
+            condition.value,
+        ));
+        self
+    }
+
     /// Rows whose `field` equals `value`.
+    #[deprecated(note = "a misspelled name is only found at run time (a 500); write \
+                `Scope::all().and(Model::fields().field().eq(value))`, which the compiler checks")]
     pub fn filter(self, field: &str, value: impl Serialize) -> Self {
+        #[allow(deprecated)]
         self.lookup(field, Lookup::Exact, value)
     }
 
     /// Rows whose `field` compares with `value` by `lookup`.
+    #[deprecated(note = "a misspelled name is only found at run time (a 500); write \
+                `Scope::all().and(Model::fields().field().gte(value))`, which the compiler checks")]
     pub fn lookup(mut self, field: &str, lookup: Lookup, value: impl Serialize) -> Self {
-        let raw =
-            serde_json::value::to_raw_value(&value).unwrap_or_else(|_| RawValue::NULL.to_owned());
-        self.filters.push((field.to_owned(), lookup, raw));
+        self.filters
+            .push((field.to_owned(), lookup, to_raw(&value)));
         self
     }
 
@@ -183,6 +198,129 @@ impl Scope {
             })
             .collect()
     }
+}
+
+fn to_raw(value: &impl Serialize) -> Box<RawValue> {
+    serde_json::value::to_raw_value(value).unwrap_or_else(|_| RawValue::NULL.to_owned())
+}
+
+/// A field of a model whose values are of type `T`, as `#[derive(ModelConsumer)]`
+/// generates it: `Todo::fields().owner_id()` is a `Field<i32>`. Its methods build the
+/// [`Condition`]s of a [`Scope`], so the compiler checks the field's name and the type of
+/// the value compared with it. A nullable field (`Option<T>`) is a `Field<T>`; compare it
+/// with null through [`Field::is_null`].
+pub struct Field<T> {
+    name: &'static str,
+    ty: PhantomData<fn(T)>,
+}
+
+impl<T> fmt::Debug for Field<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Field").field(&self.name).finish()
+    }
+}
+
+impl<T: Serialize> Field<T> {
+    /// The field named `name` in requests. Called by the generated code.
+    #[doc(hidden)]
+    pub const fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            ty: PhantomData,
+        }
+    }
+
+    /// The field's name in requests.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn condition(&self, lookup: Lookup, value: &impl Serialize) -> Condition {
+        Condition {
+            field: self.name,
+            lookup,
+            value: to_raw(value),
+        }
+    }
+
+    /// Equal to `value`.
+    pub fn eq(&self, value: impl FieldValue<T>) -> Condition {
+        self.condition(Lookup::Exact, &value.into_value())
+    }
+
+    /// Greater than `value`.
+    pub fn gt(&self, value: impl FieldValue<T>) -> Condition {
+        self.condition(Lookup::Gt, &value.into_value())
+    }
+
+    /// Greater than or equal to `value`.
+    pub fn gte(&self, value: impl FieldValue<T>) -> Condition {
+        self.condition(Lookup::Gte, &value.into_value())
+    }
+
+    /// Less than `value`.
+    pub fn lt(&self, value: impl FieldValue<T>) -> Condition {
+        self.condition(Lookup::Lt, &value.into_value())
+    }
+
+    /// Less than or equal to `value`.
+    pub fn lte(&self, value: impl FieldValue<T>) -> Condition {
+        self.condition(Lookup::Lte, &value.into_value())
+    }
+
+    /// Equal to one of `values`.
+    pub fn is_in(&self, values: impl IntoIterator<Item = T>) -> Condition {
+        let values: Vec<T> = values.into_iter().collect();
+        self.condition(Lookup::In, &values)
+    }
+
+    /// Null (`true`) or not null (`false`).
+    pub fn is_null(&self, null: bool) -> Condition {
+        self.condition(Lookup::IsNull, &null)
+    }
+}
+
+impl Field<String> {
+    /// Text containing `text`, case-sensitive.
+    pub fn contains(&self, text: &str) -> Condition {
+        self.condition(Lookup::Contains, &text)
+    }
+
+    /// Text containing `text`, case-insensitive.
+    pub fn icontains(&self, text: &str) -> Condition {
+        self.condition(Lookup::IContains, &text)
+    }
+}
+
+/// A value a [`Field<T>`] may be compared with: a `T`, or a `&str` for a text field.
+#[diagnostic::on_unimplemented(
+    message = "a field of type `{T}` cannot be compared with a value of type `{Self}`",
+    label = "expected a value of type `{T}`",
+    note = "pass a value of the field's own type; a nullable field takes its inner type"
+)]
+pub trait FieldValue<T> {
+    /// The value, as the field's type.
+    fn into_value(self) -> T;
+}
+
+impl<T> FieldValue<T> for T {
+    fn into_value(self) -> T {
+        self
+    }
+}
+
+impl FieldValue<String> for &str {
+    fn into_value(self) -> String {
+        self.to_owned()
+    }
+}
+
+/// One condition of a [`Scope`]: a field, a lookup and a value of the field's type.
+#[derive(Debug, Clone)]
+pub struct Condition {
+    field: &'static str,
+    lookup: Lookup,
+    value: Box<RawValue>,
 }
 
 /// Keys of a `list` request that are not filters.

@@ -15,13 +15,50 @@ pub struct ResourceSchema {
     pub fields: Vec<FieldSchema>,
     /// The methods offered.
     pub methods: Vec<MethodSchema>,
+    /// What `list` accepts, when the resource offers it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub list: Option<ListSchema>,
+}
+
+/// What a resource's `list` accepts besides `page` and `page_size`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListSchema {
+    /// The fields a request may filter on, each with its lookups.
+    pub filters: Vec<FilterSchema>,
+    /// The fields a request may order by (`-` before one for descending).
+    pub ordering: Vec<&'static str>,
+    /// The page size when the request names none.
+    pub page_size: u32,
+    /// The largest page size a request may ask for.
+    pub max_page_size: u32,
+    /// Whether `cursor` paging is available (always, for built-in lists): send
+    /// `"cursor": null` for the first page, then each page's `next`.
+    pub cursor: bool,
+}
+
+/// One field a `list` request may filter on.
+#[derive(Debug, Clone, Serialize)]
+pub struct FilterSchema {
+    /// The field's name in requests: the key of an `exact` filter, and the part before
+    /// `__` of the others.
+    pub field: &'static str,
+    /// The lookups that apply to it: `exact` (the field's name alone), `gt`, `gte`, `lt`,
+    /// `lte`, `in`, `isnull`, and for text `contains` and `icontains` (as `field__gte`).
+    pub lookups: Vec<&'static str>,
 }
 
 /// One field of a model.
 #[derive(Debug, Clone, Serialize)]
 pub struct FieldSchema {
-    /// The name on the wire.
+    /// The name in responses (serde's serialize-side name).
     pub name: &'static str,
+    /// The name in requests, when it differs from `name` (serde's deserialize-side name):
+    /// what create, update and patch read, and what filters and ordering use.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_name: Option<&'static str>,
+    /// Other names create, update and patch accept for the field (`#[serde(alias)]`).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub aliases: &'static [&'static str],
     /// The JSON type: `integer`, `number`, `boolean`, `string`, `array` or `object`.
     #[serde(rename = "type")]
     pub ty: &'static str,
@@ -51,9 +88,16 @@ pub struct MethodSchema {
 /// The field names a `Deserialize` type reads, when it is a struct: serde hands them to
 /// the deserializer, which records them and stops.
 pub(crate) fn argument_fields<T: DeserializeOwned>() -> Option<Vec<&'static str>> {
+    struct_fields::<T>().map(<[_]>::to_vec)
+}
+
+#[doc(hidden)]
+/// The keys a `Deserialize` struct accepts, as its derive lists them: each field's
+/// deserialize-side name and its aliases; `None` when `T` is not a struct.
+pub fn struct_fields<T: DeserializeOwned>() -> Option<&'static [&'static str]> {
     let mut fields = None;
     let _ = T::deserialize(FieldsProbe(&mut fields));
-    fields.map(<[_]>::to_vec)
+    fields
 }
 
 struct FieldsProbe<'f>(&'f mut Option<&'static [&'static str]>);

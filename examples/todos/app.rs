@@ -72,7 +72,7 @@ pub struct Account {
 impl Account {
     /// Only the connection's own account.
     fn own(ctx: &Context<'_>) -> Result<Scope, ApiError> {
-        Ok(Scope::all().filter("id", current(ctx)?.id))
+        Ok(Scope::all().and(Account::fields().id().eq(current(ctx)?.id)))
     }
 
     /// `account.me`: the connection's account.
@@ -117,7 +117,7 @@ pub struct Todo {
 impl Todo {
     /// The connection's own items.
     fn own(ctx: &Context<'_>) -> Result<Scope, ApiError> {
-        Ok(Scope::all().filter("owner_id", current(ctx)?.id))
+        Ok(Scope::all().and(Todo::fields().owner_id().eq(current(ctx)?.id)))
     }
 }
 

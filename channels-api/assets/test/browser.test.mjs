@@ -338,6 +338,41 @@ describe("debugger page (server with --debug)", {
     assert.equal(two.data.question_text, text);
   });
 
+  step("the list template offers the filter keys and ordering, and answers 200", async () => {
+    await page.select("#method", "list");
+    await page.waitForFunction(
+      () => document.querySelector("#request").value.includes('"question.list"'),
+      { timeout: WAIT },
+    );
+    const template = await page.$eval("#request", (area) => area.value);
+    const request = JSON.parse(template);
+    assert.equal(request.ordering, "id,pub_date", `template: ${template}`);
+    assert.equal(request.page_size, 50, `template: ${template}`);
+    assert.equal(request.question_text__icontains, "", `template: ${template}`);
+    assert.equal(request.pub_date__isnull, false, `template: ${template}`);
+    assert.equal(request.id__isnull, false, `template: ${template}`);
+    const note = await page.$eval("#list-note", (el) => (el.hidden ? "" : el.textContent));
+    assert.match(note, /question_text__icontains/, note);
+    assert.match(note, /pub_date__gte/, note);
+    assert.match(note, /ordering: id, pub_date/, note);
+    assert.match(note, /cursor/, note);
+
+    // Sent as it is, it lists every question.
+    await page.click("#send");
+    const listed = await waitForEntries(page, "200", 1);
+    const body = parseResponse(listed[0]);
+    assert.equal(body.method, "question.list");
+    assert.equal(body.data.count, 2, listed[0].response);
+
+    // Back to create, so the screenshot shows the create form.
+    await page.select("#method", "create");
+    await page.waitForFunction(
+      () => document.querySelector("#request").value.includes('"question.create"'),
+      { timeout: WAIT },
+    );
+    assert.equal(await page.$eval("#list-note", (el) => el.hidden), true);
+  });
+
   step("screenshot", async (t) => {
     assert.ok(first !== null, "needs the 201 of the previous tests");
     await page.mouse.move(0, 0);

@@ -59,7 +59,8 @@ pub struct Close {
 impl Poll {
     /// Polls with at least one vote.
     fn open_polls(_ctx: &Context<'_>) -> Result<Scope, ApiError> {
-        Ok(Scope::all().lookup("votes", channels_api::Lookup::Gte, 0))
+        // Typed: `Poll::fields().votes()` is a `Field<i32>`.
+        Ok(Scope::all().and(Poll::fields().votes().gte(0)))
     }
 
     /// A rule across the request.

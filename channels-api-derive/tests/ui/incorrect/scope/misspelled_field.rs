@@ -1,0 +1,30 @@
+// A scope naming a field the model does not have: rustc's "no method named".
+use channels_api::prelude::*;
+
+mod schema {
+    diesel::table! {
+        todos (id) {
+            id -> Integer,
+            owner_id -> Integer,
+            title -> Text,
+        }
+    }
+}
+
+#[derive(Queryable, Selectable, Serialize, ModelConsumer)]
+#[diesel(table_name = schema::todos)]
+#[consumer(queryset = Todo::own)]
+pub struct Todo {
+    #[consumer(read_only)]
+    pub id: i32,
+    pub owner_id: i32,
+    pub title: String,
+}
+
+impl Todo {
+    fn own(_ctx: &Context<'_>) -> Result<Scope, ApiError> {
+        Ok(Scope::all().and(Todo::fields().ownr_id().eq(1)))
+    }
+}
+
+fn main() {}
