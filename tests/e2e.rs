@@ -545,7 +545,10 @@ async fn user_password_is_never_sent_back(backend: Backend) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(user.password, "2Password");
+    // As a salted Argon2id hash of what was sent, never the text itself.
+    assert!(user.password.starts_with("$argon2id$"), "{}", user.password);
+    assert!(polls::password::verify("2Password", &user.password));
+    assert!(!polls::password::verify("1Password", &user.password));
 }
 
 async fn custom_method_echoes_its_content(backend: Backend) {
@@ -1684,13 +1687,21 @@ async fn validation_rules_answer_400_by_field(backend: Backend) {
     let server = TestServer::polls(backend).await;
     let mut client = server.client().await;
     let response = client
-        .request(json!({"method": "user.create", "email": "not-an-email", "password": "short"}))
+        .request(
+            json!({"method": "user.create", "email": "not-an-email", "password": "long enough"}),
+        )
         .await;
     assert_eq!(response["status"], 400);
     assert_eq!(
         errors_of(&response, "email"),
         ["enter a valid email address"]
     );
+    // The password's rule is checked as it is read (before it is hashed), so it is
+    // reported with the other fields that could not be read, before the field rules.
+    let response = client
+        .request(json!({"method": "user.create", "email": "a@b.c", "password": "short"}))
+        .await;
+    assert_eq!(response["status"], 400);
     assert_eq!(
         errors_of(&response, "password"),
         ["use at least 8 characters"]

@@ -78,10 +78,56 @@ pub struct User {
     /// Unique: a second user with the same email is a 409.
     #[validate(email)]
     pub email: String,
-    /// Written on create and update, never sent back in a response.
-    #[serde(skip_serializing)]
-    #[validate(length(min = 8, message = "use at least 8 characters"))]
+    /// Stored as an Argon2id hash of what create and update send (at least 8 characters),
+    /// never sent back in a response.
+    #[serde(skip_serializing, deserialize_with = "password::hash")]
     pub password: String,
+}
+
+/// Passwords as the polls app stores them.
+pub mod password {
+    use argon2::Argon2;
+    use argon2::password_hash::phc::PasswordHash;
+    use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+    use serde::de::{Deserialize, Deserializer, Error};
+    use tokio::runtime::{Handle, RuntimeFlavor};
+
+    /// The longest password taken, in bytes: hashing costs what the input costs.
+    const MAX_BYTES: usize = 1024;
+
+    /// Reads a password from a request and returns its Argon2id hash (a PHC string with a
+    /// fresh salt), as `#[serde(deserialize_with)]` on the model's field: the plain text
+    /// is never stored. Hashing takes tens of milliseconds of CPU on purpose, so on a
+    /// multi-threaded runtime it runs with `block_in_place`, letting the other tasks of
+    /// this worker move elsewhere.
+    pub fn hash<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+        let plain = String::deserialize(deserializer)?;
+        if plain.chars().count() < 8 {
+            return Err(D::Error::custom("use at least 8 characters"));
+        }
+        if plain.len() > MAX_BYTES {
+            return Err(D::Error::custom(format!("use at most {MAX_BYTES} bytes")));
+        }
+        let hash = || {
+            Argon2::default()
+                .hash_password(plain.as_bytes())
+                .map(|hash| hash.to_string())
+        };
+        let hashed = match Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(hash),
+            _ => hash(),
+        };
+        hashed.map_err(|_| D::Error::custom("the password could not be stored"))
+    }
+
+    /// Whether `plain` is the password whose hash is `stored`.
+    pub fn verify(plain: &str, stored: &str) -> bool {
+        PasswordHash::new(stored).is_ok_and(|hash| {
+            Argon2::default()
+                .verify_password(plain.as_bytes(), &hash)
+                .is_ok()
+        })
+    }
 }
 
 impl User {
