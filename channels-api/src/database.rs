@@ -213,8 +213,8 @@ impl DatabaseOptions {
     /// How many connections, and so database threads, the database uses (default 8).
     ///
     /// On PostgreSQL every thread serves every call. On an SQLite file one thread writes
-    /// and the others (at least one, and no more than the cores the process may use) only
-    /// read, since SQLite lets one writer in at a time and writers on several connections
+    /// and the others (at least one; no more than the cores the process may use, or two
+    /// when it may use one) only read, since SQLite lets one writer in at a time and writers on several connections
     /// would only wait on each other, while its reads are bound by the CPU. An in-memory
     /// SQLite database always uses one connection, since each connection would otherwise
     /// see its own database.
@@ -326,10 +326,12 @@ impl Database {
             // SQLite reads from the page cache run on the CPU, not waiting on a server:
             // more reader threads than the cores this process may use only add context
             // switches (measured: on one core, 7 readers made a mixed load 0.87x the
-            // baseline, 1 reader 1.53x).
+            // baseline). But a single reader would queue every read behind a slow one, so
+            // there are at least two.
             Target::SqliteFile(_) => {
                 let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-                (1, threads.saturating_sub(1).clamp(1, cores))
+                let readers = threads.saturating_sub(1).max(1);
+                (1, readers.min(cores.max(2)))
             }
             Target::Postgres(_) => (threads, 0),
         };
@@ -629,7 +631,7 @@ mod tests {
     async fn routes_reads_to_readers_and_writes_to_the_writer() {
         let (_dir, db) = file_db(DatabaseOptions::default().max_connections(4)).await;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        assert_eq!(db.executor.threads(), (1, 3.min(cores)));
+        assert_eq!(db.executor.threads(), (1, 3.min(cores.max(2))));
         let writer = db.write(|_| Ok(thread_name())).await.unwrap();
         let run = db.run(|_| Ok(thread_name())).await.unwrap();
         let reader = db.read(|_| Ok(thread_name())).await.unwrap();
