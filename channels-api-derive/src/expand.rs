@@ -13,6 +13,7 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     let model_impl = expand_model(&model);
     let consumer_impl = expand_consumer(&model);
     let fields_impl = expand_fields(&model);
+    let live_impl = crate::live::expand_live(&model);
     Ok(quote! {
         const _: () = {
             #[allow(unused_imports)]
@@ -23,6 +24,7 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
             #model_impl
             #consumer_impl
             #fields_impl
+            #live_impl
         };
     })
 }
@@ -102,7 +104,7 @@ fn local(field: &Field<'_>) -> syn::Ident {
 
 /// The two backends, as the generated code names them.
 #[derive(Clone, Copy)]
-enum Backend {
+pub(crate) enum Backend {
     Postgres,
     Sqlite,
 }
@@ -135,7 +137,7 @@ impl Backend {
 
 /// `match conn { Postgres(__conn) => body, Sqlite(__conn) => body }`: each query compiled
 /// against the concrete connection, where Diesel caches its prepared statement.
-fn per_backend(body: impl Fn(Backend) -> TokenStream) -> TokenStream {
+pub(crate) fn per_backend(body: impl Fn(Backend) -> TokenStream) -> TokenStream {
     let arms = Backend::ALL.map(|backend| {
         let variant = backend.variant();
         let body = body(backend);
@@ -150,7 +152,7 @@ fn per_backend(body: impl Fn(Backend) -> TokenStream) -> TokenStream {
 
 /// The lookups a field supports: the variant suffix (also the runtime's `Lookup`
 /// variant) and the name a request writes after `__`.
-fn lookups(field: &Field<'_>) -> Vec<(&'static str, &'static str)> {
+pub(crate) fn lookups(field: &Field<'_>) -> Vec<(&'static str, &'static str)> {
     let mut lookups = vec![
         ("Exact", "exact"),
         ("Gt", "gt"),
@@ -167,7 +169,7 @@ fn lookups(field: &Field<'_>) -> Vec<(&'static str, &'static str)> {
     lookups
 }
 
-fn variant(index: usize, lookup: &str) -> syn::Ident {
+pub(crate) fn variant(index: usize, lookup: &str) -> syn::Ident {
     quote::format_ident!("F{}{}", index, lookup)
 }
 
@@ -837,6 +839,15 @@ fn expand_consumer(model: &Model<'_>) -> TokenStream {
                         max_page_size: #max_page_size,
                     })
                 }),
+                Builtin::Subscribe => run(quote! {
+                    __cp::builtin::subscribe::<Self>(ctx, payload, __cp::ListOptions {
+                        page_size: #page_size,
+                        max_page_size: #max_page_size,
+                    })
+                }),
+                Builtin::Unsubscribe => {
+                    run(quote!(__cp::builtin::unsubscribe::<Self>(ctx, payload)))
+                }
             },
             // Spanned on the name in `methods(...)`: a missing function is reported there.
             Method::Custom(custom) => quote_spanned! {custom.span()=>
@@ -858,6 +869,7 @@ fn expand_consumer(model: &Model<'_>) -> TokenStream {
         }
     });
 
+    let live_table = crate::live::expand_live_table(model);
     let formatter = model.formatter.as_ref().map(|expr| {
         quote! {
             fn formatter() -> __cp::Option<__cp::Arc<dyn __cp::Formatter>> {
@@ -875,6 +887,8 @@ fn expand_consumer(model: &Model<'_>) -> TokenStream {
             #formatter
 
             #authorize
+
+            #live_table
 
             fn schema() -> __cp::ResourceSchema {
                 #schema
@@ -948,6 +962,8 @@ fn expand_schema(model: &Model<'_>) -> TokenStream {
                 Builtin::Retrieve | Builtin::Delete => vec![pk.as_str()],
                 Builtin::Update | Builtin::Patch => changes.clone(),
                 Builtin::List => vec!["page", "page_size"],
+                Builtin::Subscribe => vec!["snapshot", "after", "page", "page_size"],
+                Builtin::Unsubscribe => vec!["subscription"],
             }),
         };
         let builtin = matches!(method, Method::Builtin(..));

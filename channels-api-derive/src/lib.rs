@@ -110,6 +110,7 @@
 mod attr;
 mod ctxt;
 mod expand;
+mod live;
 mod method;
 mod model;
 

@@ -15,17 +15,21 @@ pub(crate) enum Builtin {
     Patch,
     List,
     Delete,
+    Subscribe,
+    Unsubscribe,
 }
 
 impl Builtin {
     /// Every built-in method, as written in `methods(...)`.
-    pub(crate) const ALL: [(&'static str, Builtin); 6] = [
+    pub(crate) const ALL: [(&'static str, Builtin); 8] = [
         ("create", Builtin::Create),
         ("retrieve", Builtin::Retrieve),
         ("update", Builtin::Update),
         ("patch", Builtin::Patch),
         ("list", Builtin::List),
         ("delete", Builtin::Delete),
+        ("subscribe", Builtin::Subscribe),
+        ("unsubscribe", Builtin::Unsubscribe),
     ];
 
     /// The methods of a consumer whose `methods(...)` is left out.

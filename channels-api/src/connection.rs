@@ -13,8 +13,10 @@
 //! - each answer is written straight from the text the formatter produced, within
 //!   [`Limits::write_timeout`], so a client that stops reading holds one answer at most.
 
+use std::future::Future;
 use std::io::{Cursor, IoSlice};
 use std::ops::Range;
+use std::pin::Pin;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -27,6 +29,7 @@ use crate::context::ConnectionInfo;
 use crate::database::Database;
 use crate::error::ApiError;
 use crate::limits::Limits;
+use crate::live::{Hub, LiveConnection, Outbox};
 use crate::router::Endpoint;
 
 /// Serves one upgraded connection until it closes, fails, or the server shuts down.
@@ -41,24 +44,29 @@ use crate::router::Endpoint;
 pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     rest: Vec<u8>,
-    endpoint: &Endpoint,
-    info: &ConnectionInfo,
-    db: &Database,
-    limits: &Limits,
+    served: Served<'_>,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let mut socket = Socket::new(stream, rest, limits);
+    let Served {
+        endpoint,
+        info,
+        db,
+        limits,
+        hub,
+    } = served;
+    let live = hub
+        .filter(|_| endpoint.live)
+        .map(|hub| LiveConnection::new(hub, limits.max_queued_events, limits.max_queued_bytes));
+    let mut socket = Socket::new(stream, rest, limits, live.as_ref().map(|l| l.outbox()));
     let mut rate = limits.requests_per_second.map(RateLimit::new);
     // Registered once for the connection's life: polling a fresh `changed()` per message
     // would take the channel's shared lock twice per request, across all connections.
     let shutdown = stopped.changed();
     tokio::pin!(shutdown);
     loop {
-        let incoming = tokio::select! {
-            biased;
-            incoming = socket.next() => incoming,
-            _ = &mut shutdown => Err(Stop::Close(CloseCode::Away, "server shutting down")),
-        };
+        // Shutdown is heard only while waiting for bytes, so a frame being written
+        // (an answer, an event, a pong) is never cut short.
+        let incoming = socket.next(shutdown.as_mut()).await;
         let mut out = String::with_capacity(256);
         let sent = match incoming {
             Ok(Incoming::Text(at)) => match socket.text(&at) {
@@ -69,7 +77,11 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 Some(text) => {
                     match rate.as_mut().map(RateLimit::take) {
                         Some(Err(wait)) => endpoint.refuse(text, limits, &too_many(wait), &mut out),
-                        _ => endpoint.handle(text, db, info, limits, &mut out).await,
+                        _ => {
+                            endpoint
+                                .handle(text, db, info, limits, live.as_ref(), &mut out)
+                                .await
+                        }
                     }
                     socket.send(OpCode::Data(Data::Text), out.as_bytes()).await
                 }
@@ -102,6 +114,17 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             break;
         }
     }
+}
+
+/// What a connection is served with: its path's endpoint, who it is, and the server's
+/// database, limits and live-data hub.
+#[derive(Clone, Copy)]
+pub(crate) struct Served<'a> {
+    pub(crate) endpoint: &'a Endpoint,
+    pub(crate) info: &'a ConnectionInfo,
+    pub(crate) db: &'a Database,
+    pub(crate) limits: &'a Limits,
+    pub(crate) hub: Option<&'a Hub>,
 }
 
 /// A connection's request budget: a token bucket holding up to a second's worth of
@@ -204,10 +227,12 @@ struct Socket<'l, S> {
     /// Whether the client sent a close frame (valid or not): the server's close then
     /// answers it, and nothing more is read.
     peer_closed: bool,
+    /// The connection's queued events, written while it waits for requests.
+    outbox: Option<&'l Outbox>,
 }
 
 impl<'l, S: AsyncRead + AsyncWrite + Unpin> Socket<'l, S> {
-    fn new(stream: S, rest: Vec<u8>, limits: &'l Limits) -> Self {
+    fn new(stream: S, rest: Vec<u8>, limits: &'l Limits, outbox: Option<&'l Outbox>) -> Self {
         let mut read = rest;
         read.reserve(limits.read_buffer_size.saturating_sub(read.len()));
         Socket {
@@ -223,6 +248,7 @@ impl<'l, S: AsyncRead + AsyncWrite + Unpin> Socket<'l, S> {
             last_read: Instant::now(),
             pinged: false,
             peer_closed: false,
+            outbox,
         }
     }
 
@@ -241,15 +267,28 @@ impl<'l, S: AsyncRead + AsyncWrite + Unpin> Socket<'l, S> {
 
     /// The next complete data message. Control frames are handled here: pings are
     /// answered, pongs keep the connection alive, a close is answered and ends it.
-    async fn next(&mut self) -> Result<Incoming, Stop> {
+    async fn next<F: Future>(&mut self, mut shutdown: Pin<&mut F>) -> Result<Incoming, Stop> {
         self.release();
         loop {
             match self.frame().await? {
                 Step::Message(incoming) => return Ok(incoming),
                 Step::Again => {}
-                Step::More => self.fill().await?,
+                Step::More => self.fill(shutdown.as_mut()).await?,
             }
         }
+    }
+
+    /// Writes the events queued for this connection.
+    async fn flush_events(&mut self) -> Result<(), Stop> {
+        let Some(outbox) = self.outbox else {
+            return Ok(());
+        };
+        while let Some(event) = outbox.pop() {
+            self.send(OpCode::Data(Data::Text), event.as_bytes())
+                .await
+                .map_err(|_| Stop::Done)?;
+        }
+        Ok(())
     }
 
     /// Frees what the previous message held: moves past its frame, and gives back
@@ -410,9 +449,11 @@ impl<'l, S: AsyncRead + AsyncWrite + Unpin> Socket<'l, S> {
         }
     }
 
-    /// Reads more bytes, within the time the connection's state allows.
-    async fn fill(&mut self) -> Result<(), Stop> {
+    /// Reads more bytes, within the time the connection's state allows, writing queued
+    /// events meanwhile.
+    async fn fill<F: Future>(&mut self, mut shutdown: Pin<&mut F>) -> Result<(), Stop> {
         loop {
+            self.flush_events().await?;
             let now = Instant::now();
             let (deadline, on_expiry) = match self.incomplete_since {
                 Some(since) => (
@@ -440,7 +481,22 @@ impl<'l, S: AsyncRead + AsyncWrite + Unpin> Socket<'l, S> {
                 }
             }
             let read = tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.read));
-            match read.await {
+            let outbox = self.outbox;
+            let queued = async {
+                match outbox {
+                    Some(outbox) => outbox.ready().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let read = tokio::select! {
+                biased;
+                _ = shutdown.as_mut() => {
+                    return Err(Stop::Close(CloseCode::Away, "server shutting down"));
+                }
+                read = read => read,
+                () = queued => continue,
+            };
+            match read {
                 Err(_) => continue,
                 Ok(Ok(0) | Err(_)) => return Err(Stop::Done),
                 Ok(Ok(_)) => {
@@ -658,7 +714,8 @@ mod tests {
         let (stream, _) = listener.accept().await.unwrap();
         let limits = Limits::default();
         let base = limits.read_buffer_size;
-        let mut socket = Socket::new(stream, Vec::new(), &limits);
+        let mut socket = Socket::new(stream, Vec::new(), &limits, None);
+        let mut never = std::pin::pin!(std::future::pending::<()>());
         let big = vec![b'a'; 900 * 1024];
         let writer = tokio::spawn(async move {
             client
@@ -679,16 +736,16 @@ mod tests {
                 .unwrap();
             client
         });
-        let Ok(Incoming::Text(at)) = socket.next().await else {
+        let Ok(Incoming::Text(at)) = socket.next(never.as_mut()).await else {
             panic!("expected a text message");
         };
         assert_eq!(socket.text(&at).map(str::len), Some(900 * 1024));
         assert!(socket.read.capacity() >= 900 * 1024);
-        let Ok(Incoming::Text(at)) = socket.next().await else {
+        let Ok(Incoming::Text(at)) = socket.next(never.as_mut()).await else {
             panic!("expected the fragmented message");
         };
         assert_eq!(socket.text(&at).map(str::len), Some(800_000));
-        let Ok(Incoming::Text(at)) = socket.next().await else {
+        let Ok(Incoming::Text(at)) = socket.next(never.as_mut()).await else {
             panic!("expected the small message");
         };
         assert_eq!(socket.text(&at), Some("{}"));

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::context::Context;
 use crate::database::DbConnection;
-use crate::error::{ApiError, Errors};
+use crate::error::ApiError;
 use crate::protocol::{Formatter, Payload, Reply};
 use crate::query::{Filters, ListQuery};
 use crate::schema::ResourceSchema;
@@ -40,17 +40,23 @@ pub enum Builtin {
     List,
     /// `delete`: remove a record.
     Delete,
+    /// `subscribe`: events for every later change of the rows a connection asks for.
+    Subscribe,
+    /// `unsubscribe`: ends subscriptions.
+    Unsubscribe,
 }
 
 impl Builtin {
     /// Every built-in method, in the order of the protocol reference.
-    pub const ALL: [Builtin; 6] = [
+    pub const ALL: [Builtin; 8] = [
         Builtin::Create,
         Builtin::Retrieve,
         Builtin::Update,
         Builtin::Patch,
         Builtin::List,
         Builtin::Delete,
+        Builtin::Subscribe,
+        Builtin::Unsubscribe,
     ];
 
     /// The method's name on the wire.
@@ -62,6 +68,8 @@ impl Builtin {
             Builtin::Patch => "patch",
             Builtin::List => "list",
             Builtin::Delete => "delete",
+            Builtin::Subscribe => "subscribe",
+            Builtin::Unsubscribe => "unsubscribe",
         }
     }
 
@@ -72,7 +80,10 @@ impl Builtin {
 
     /// Whether the method only reads.
     pub const fn is_read(self) -> bool {
-        matches!(self, Builtin::Retrieve | Builtin::List)
+        matches!(
+            self,
+            Builtin::Retrieve | Builtin::List | Builtin::Subscribe | Builtin::Unsubscribe
+        )
     }
 }
 
@@ -84,6 +95,8 @@ pub const BUILTIN_METHODS: &[&str] = &[
     Builtin::Patch.name(),
     Builtin::List.name(),
     Builtin::Delete.name(),
+    Builtin::Subscribe.name(),
+    Builtin::Unsubscribe.name(),
 ];
 
 /// The methods a consumer offers when its `methods(...)` is left out.
@@ -150,6 +163,13 @@ pub trait Consumer: 'static {
     /// The resource's fields and methods, for `api.schema`. The arguments of custom
     /// methods are filled in from [`Call::Describe`].
     fn schema() -> ResourceSchema;
+
+    /// The table `subscribe` captures and the columns its model reads, when the consumer
+    /// offers `subscribe`. Generated.
+    #[doc(hidden)]
+    fn live_table() -> Option<(&'static str, &'static [&'static str])> {
+        None
+    }
 
     /// Runs or describes `method` (one of [`Consumer::METHODS`]); `None` if the method is
     /// not one of them.
@@ -304,300 +324,4 @@ pub struct CursorPage<T> {
     pub next: Option<String>,
     /// The records of this page.
     pub results: Vec<T>,
-}
-
-/// The built-in methods, generic over the model. The derive's dispatch calls these.
-pub mod builtin {
-    use super::*;
-    use crate::context::OwnedContext;
-    use crate::query::{Lookup, parse_filters, parse_ordering};
-
-    fn not_found() -> ApiError {
-        ApiError::not_found("not found")
-    }
-
-    /// A 400 under each key of `payload` that is not one of [`Model::INPUT_KEYS`], with the
-    /// keys that exist and the closest one. Read-only fields are known keys: a client may
-    /// send back the object it read.
-    fn reject_unknown_keys<M: Model>(payload: &Payload<'_>) -> Result<(), ApiError> {
-        let mut errors = Errors::new();
-        for (key, _) in payload.fields() {
-            if !M::INPUT_KEYS.contains(&key) {
-                let known = M::INPUT_KEYS.join(", ");
-                let mut message = format!("no such field; fields: {known}");
-                if let Some(close) = crate::protocol::closest(key, M::INPUT_KEYS) {
-                    message = format!("no such field: did you mean `{close}`? fields: {known}");
-                }
-                errors.add(key.to_owned(), message);
-            }
-        }
-        errors.into_result()
-    }
-
-    /// `create`: 201 with the stored record.
-    pub async fn create<M: Model>(
-        ctx: &Context<'_>,
-        payload: &Payload<'_>,
-    ) -> Result<Reply, ApiError> {
-        reject_unknown_keys::<M>(payload)?;
-        let scope = M::scope(ctx)?;
-        let record = M::new_record(payload, &scope)?;
-        M::check_input(ctx, payload)?;
-        let row = ctx.db().write(move |conn| M::insert(conn, record)).await?;
-        Reply::created(&row)
-    }
-
-    /// `retrieve`: 200 with the record, 404 if there is none within the scope.
-    pub async fn retrieve<M: Model>(
-        ctx: &Context<'_>,
-        payload: &Payload<'_>,
-    ) -> Result<Reply, ApiError> {
-        reject_unknown_keys::<M>(payload)?;
-        let scope = M::scope(ctx)?;
-        let pk = payload.require::<M::Pk>(M::PK)?;
-        let row = ctx
-            .db()
-            .read(move |conn| M::find(conn, &pk, &scope))
-            .await?
-            .ok_or_else(not_found)?;
-        row.has_object_permission(ctx)?;
-        Reply::ok(&row)
-    }
-
-    /// The permission check of a change, when the permission looks at single records: a
-    /// copy of the context to check the record with inside the change's transaction.
-    fn object_check<M: Model>(ctx: &Context<'_>) -> Option<OwnedContext> {
-        M::CHECKS_OBJECTS.then(|| OwnedContext::new(ctx))
-    }
-
-    /// Reads the record a change is about and asks the permission about it; `Ok(Err(..))`
-    /// when the change must not happen (nothing was written, so the transaction may
-    /// commit).
-    fn check_object<M: Model>(
-        conn: &mut DbConnection,
-        check: &OwnedContext,
-        pk: &M::Pk,
-        scope: &[M::Filter],
-    ) -> QueryResult<Result<(), ApiError>> {
-        Ok(match M::find(conn, pk, scope)? {
-            Some(row) => row.has_object_permission(&check.context()),
-            None => Err(not_found()),
-        })
-    }
-
-    /// `update` (every writable field) or `patch` (some): 200 with the stored record.
-    ///
-    /// When the permission looks at single records, the read it needs and the change run
-    /// in one transaction, so the record checked is the record changed.
-    pub async fn update<M: Model>(
-        ctx: &Context<'_>,
-        payload: &Payload<'_>,
-        partial: bool,
-    ) -> Result<Reply, ApiError> {
-        reject_unknown_keys::<M>(payload)?;
-        let scope = M::scope(ctx)?;
-        let pk = payload.require::<M::Pk>(M::PK);
-        let changes = M::changes(payload, partial, &scope);
-        let (pk, changes) = match (pk, changes) {
-            (Ok(pk), Ok(changes)) => (pk, changes),
-            (pk, changes) => return Err(merge(pk.err(), changes.err())),
-        };
-        M::check_input(ctx, payload)?;
-        let check = object_check::<M>(ctx);
-        let row = ctx
-            .db()
-            .transaction_if(check.is_some(), move |conn| {
-                if let Some(check) = &check
-                    && let Err(denied) = check_object::<M>(conn, check, &pk, &scope)?
-                {
-                    return Ok(Err(denied));
-                }
-                if M::is_unchanged(&changes) {
-                    M::find(conn, &pk, &scope).map(Ok)
-                } else {
-                    M::update(conn, &pk, changes, &scope).map(Ok)
-                }
-            })
-            .await??;
-        Reply::ok(&row.ok_or_else(not_found)?)
-    }
-
-    /// `delete`: 204, 404 if there was no such record within the scope.
-    ///
-    /// When the permission looks at single records, the read it needs and the delete run
-    /// in one transaction.
-    pub async fn delete<M: Model>(
-        ctx: &Context<'_>,
-        payload: &Payload<'_>,
-    ) -> Result<Reply, ApiError> {
-        reject_unknown_keys::<M>(payload)?;
-        let scope = M::scope(ctx)?;
-        let pk = payload.require::<M::Pk>(M::PK)?;
-        let check = object_check::<M>(ctx);
-        let deleted = ctx
-            .db()
-            .transaction_if(check.is_some(), move |conn| {
-                if let Some(check) = &check
-                    && let Err(denied) = check_object::<M>(conn, check, &pk, &scope)?
-                {
-                    return Ok(Err(denied));
-                }
-                M::delete(conn, &pk, &scope).map(Ok)
-            })
-            .await??;
-        if deleted {
-            Ok(Reply::no_content())
-        } else {
-            Err(not_found())
-        }
-    }
-
-    /// `list`: 200 with a [`Page`], or with a [`CursorPage`] when the request carries
-    /// `cursor` (`null` for the first page). `page` counts from 1; a page past the end is
-    /// empty. Filters and ordering apply on the fields the consumer allows.
-    pub async fn list<M: Model>(
-        ctx: &Context<'_>,
-        payload: &Payload<'_>,
-        options: ListOptions,
-    ) -> Result<Reply, ApiError> {
-        let mut filters = M::scope(ctx)?;
-        let mut errors = Errors::new();
-        let cursor_mode = payload.raw("cursor").is_some();
-        let page = match payload.get::<i64>("page") {
-            Ok(None) => 1,
-            Ok(Some(page)) => match u32::try_from(page) {
-                Ok(page) if page > 0 => page,
-                _ if page < 1 => {
-                    errors.add("page", "pages are numbered from 1");
-                    1
-                }
-                _ => {
-                    errors.add("page", format!("must be at most {}", u32::MAX));
-                    1
-                }
-            },
-            Err(e) => {
-                errors.add("page", first_message(&e));
-                1
-            }
-        };
-        let page_size = match payload.get::<i64>("page_size") {
-            Ok(None) => options.page_size,
-            Ok(Some(size)) => match u32::try_from(size) {
-                Ok(size) if (1..=options.max_page_size).contains(&size) => size,
-                _ => {
-                    errors.add(
-                        "page_size",
-                        format!("must be between 1 and {}", options.max_page_size),
-                    );
-                    options.page_size
-                }
-            },
-            Err(e) => {
-                errors.add("page_size", first_message(&e));
-                options.page_size
-            }
-        };
-        filters.extend(parse_filters::<M::Filter>(
-            payload,
-            M::FILTER_FIELDS,
-            ctx.limits(),
-            &mut errors,
-        ));
-        let ordering = parse_ordering(payload, M::ORDER_FIELDS, &mut errors);
-        if cursor_mode {
-            if payload.raw("page").is_some() {
-                errors.add("page", "a `cursor` request pages by cursor, not by number");
-            }
-            if !ordering.is_empty() {
-                errors.add(
-                    "ordering",
-                    "a `cursor` request follows the primary key's order; drop `ordering`",
-                );
-            }
-            match payload.get::<Option<String>>("cursor") {
-                Ok(Some(Some(cursor))) => match cursor_filter::<M>(&cursor) {
-                    Some(filter) => filters.push(filter),
-                    None => errors.add("cursor", "not a cursor this resource gave out"),
-                },
-                Ok(_) => {}
-                Err(_) => errors.add("cursor", "expected the `next` string of a previous page"),
-            }
-        }
-        errors.into_result()?;
-
-        let query = ListQuery {
-            filters,
-            ordering,
-            offset: if cursor_mode {
-                0
-            } else {
-                i64::from(page - 1) * i64::from(page_size)
-            },
-            // One more row than asked tells whether a next page exists.
-            limit: i64::from(page_size) + i64::from(cursor_mode),
-            count: !cursor_mode,
-        };
-        let (count, mut results) = ctx.db().read(move |conn| M::list(conn, &query)).await?;
-        if cursor_mode {
-            let more = results.len() > page_size as usize;
-            results.truncate(page_size as usize);
-            let next = match (more, results.last()) {
-                (true, Some(last)) => Some(cursor_of(last)?),
-                _ => None,
-            };
-            return Reply::ok(&CursorPage {
-                page_size,
-                next,
-                results,
-            });
-        }
-        Reply::ok(&Page {
-            count: count.unwrap_or_default(),
-            page,
-            page_size,
-            results,
-        })
-    }
-
-    /// The cursor after `row`: its primary key's JSON.
-    fn cursor_of<M: Model>(row: &M) -> Result<String, ApiError> {
-        let value = serde_json::to_value(row).map_err(|_| ApiError::internal())?;
-        match value.get(M::PK) {
-            Some(pk) => Ok(pk.to_string()),
-            None => {
-                tracing::error!(
-                    pk = M::PK,
-                    "the primary key is not serialized; cursors need it"
-                );
-                Err(ApiError::internal())
-            }
-        }
-    }
-
-    /// The filter "primary key after `cursor`".
-    fn cursor_filter<M: Model>(cursor: &str) -> Option<M::Filter> {
-        let raw = serde_json::from_str::<&serde_json::value::RawValue>(cursor).ok()?;
-        M::Filter::parse(M::PK, Lookup::Gt, raw).ok()
-    }
-
-    fn first_message(error: &ApiError) -> String {
-        error
-            .errors()
-            .iter()
-            .flat_map(|(_, messages)| messages.iter().cloned())
-            .next()
-            .unwrap_or_default()
-    }
-
-    /// One 400 with the errors of both failed parts of a request.
-    fn merge(a: Option<ApiError>, b: Option<ApiError>) -> ApiError {
-        let mut errors = Errors::new();
-        let mut status = 400;
-        for error in a.into_iter().chain(b) {
-            status = error.status();
-            errors.extend(error.errors());
-        }
-        ApiError::with_errors(status, errors)
-    }
 }

@@ -2,10 +2,13 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use crate::auth::User;
 use crate::database::Database;
 use crate::limits::Limits;
+use crate::live::LiveConnection;
+use crate::protocol::Formatter;
 
 /// Facts about one WebSocket connection, fixed at the handshake.
 #[derive(Clone)]
@@ -45,13 +48,33 @@ impl ConnectionInfo {
 
 /// The context of one request: the connection it came on, the database, and which
 /// resource and method it addressed. Methods receive it by reference.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Context<'a> {
     pub(crate) db: &'a Database,
     pub(crate) connection: &'a ConnectionInfo,
     pub(crate) resource: &'static str,
     pub(crate) method: &'static str,
     pub(crate) limits: &'a Limits,
+    /// The resource's formatter, which its events use too.
+    pub(crate) formatter: &'a Arc<dyn Formatter>,
+    /// The connection's live data, when the server runs it.
+    pub(crate) live: Option<&'a LiveConnection>,
+}
+
+impl fmt::Debug for Context<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("connection", self.connection)
+            .field("resource", &self.resource)
+            .field("method", &self.method)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for OwnedContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.context().fmt(f)
+    }
 }
 
 impl<'a> Context<'a> {
@@ -95,13 +118,14 @@ impl<'a> Context<'a> {
 
 /// A [`Context`] that owns its parts, to carry into a closure that runs on a database
 /// thread (the object permission check inside a transaction).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct OwnedContext {
     db: Database,
     connection: ConnectionInfo,
     resource: &'static str,
     method: &'static str,
     limits: Limits,
+    formatter: Arc<dyn Formatter>,
 }
 
 impl OwnedContext {
@@ -113,6 +137,7 @@ impl OwnedContext {
             resource: ctx.resource,
             method: ctx.method,
             limits: ctx.limits.clone(),
+            formatter: ctx.formatter.clone(),
         }
     }
 
@@ -124,6 +149,8 @@ impl OwnedContext {
             resource: self.resource,
             method: self.method,
             limits: &self.limits,
+            formatter: &self.formatter,
+            live: None,
         }
     }
 }

@@ -17,6 +17,7 @@ use diesel::r2d2::R2D2Connection;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness};
+use tokio::sync::watch;
 
 use crate::error::Error;
 use executor::{Executor, Route};
@@ -282,6 +283,8 @@ pub struct Database {
     backend: Backend,
     /// The URL, password hidden, for logs and errors.
     target: Arc<str>,
+    /// Counts finished writes: live data reads the change log when it moves.
+    writes: Arc<watch::Sender<u64>>,
 }
 
 impl fmt::Debug for Database {
@@ -347,6 +350,7 @@ impl Database {
             executor: Arc::new(executor),
             backend,
             target: description,
+            writes: Arc::new(watch::Sender::new(0)),
         };
         if options.verify {
             db.write(|_| Ok(())).await.map_err(|e| Error::Connect {
@@ -409,7 +413,15 @@ impl Database {
         F: FnOnce(&mut DbConnection) -> Result<T, DieselError> + Send + 'static,
         T: Send + 'static,
     {
-        self.executor.submit(Route::Write, query).await
+        let result = self.executor.submit(Route::Write, query).await;
+        // Whatever the outcome, the database may have changed.
+        self.writes.send_modify(|n| *n = n.wrapping_add(1));
+        result
+    }
+
+    /// Moves after each write: live data's signal to read the change log.
+    pub(crate) fn writes(&self) -> watch::Receiver<u64> {
+        self.writes.subscribe()
     }
 
     /// Runs `query` inside a transaction on one connection, as [`Database::write`] runs a

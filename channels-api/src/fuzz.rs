@@ -73,7 +73,7 @@ impl Harness {
     /// Builds `router` as [`Router::bind`] would, without binding, and keeps its first
     /// path.
     pub fn new(router: Router, db: Database) -> Result<Self, Error> {
-        let (endpoints, limits, _gate) = router.build()?;
+        let (endpoints, limits, _gate, _live) = router.build()?;
         let endpoint = endpoints
             .into_iter()
             .next()
@@ -95,7 +95,7 @@ impl Harness {
     pub async fn answer(&self, text: &str) -> String {
         let mut out = String::new();
         self.endpoint
-            .handle(text, &self.db, &self.info, &self.limits, &mut out)
+            .handle(text, &self.db, &self.info, &self.limits, None, &mut out)
             .await;
         out
     }
@@ -107,15 +107,14 @@ impl Harness {
         let (mut from_server, mut to_server) = tokio::io::split(client);
         // Kept until the loop ends: a dropped sender would read as a shutdown.
         let (_running, stopped) = watch::channel(false);
-        let serve = crate::connection::serve(
-            server,
-            Vec::new(),
-            &self.endpoint,
-            &self.info,
-            &self.db,
-            &self.limits,
-            stopped,
-        );
+        let served = crate::connection::Served {
+            endpoint: &self.endpoint,
+            info: &self.info,
+            db: &self.db,
+            limits: &self.limits,
+            hub: None,
+        };
+        let serve = crate::connection::serve(server, Vec::new(), served, stopped);
         let send = async {
             let _ = to_server.write_all(input).await;
             let _ = to_server.shutdown().await;

@@ -55,6 +55,8 @@
 //!   connections ([`Database`], [`DatabaseOptions`]).
 //! - [`router`] and [`server`]: paths, the handshake, the accept loop and shutdown.
 //! - [`limits`]: what one connection may cost ([`Limits`]).
+//! - [`live`]: `subscribe`, `unsubscribe` and the events of live data: the change log,
+//!   its guarantees, and [`LiveOptions`].
 //! - [`schema`]: what `api.schema` answers.
 //! - [`error`]: the server's [`Error`] and the client's [`ApiError`].
 //! - `validation` (feature `validator`): field rules of the `validator` crate.
@@ -72,6 +74,7 @@ pub mod context;
 pub mod database;
 pub mod error;
 pub mod limits;
+pub mod live;
 pub mod protocol;
 pub mod query;
 pub mod router;
@@ -80,6 +83,7 @@ pub mod server;
 #[cfg(feature = "validator")]
 pub mod validation;
 
+mod builtin;
 mod connection;
 mod debugger;
 mod handshake;
@@ -94,7 +98,10 @@ pub use context::{ConnectionInfo, Context};
 pub use database::{Backend, Database, DatabaseOptions, DbConnection, DbError};
 pub use error::{ApiError, Error, Errors, Result};
 pub use limits::Limits;
-pub use protocol::{BareFormatter, Body, DefaultFormatter, Formatter, Payload, Reply, Response};
+pub use live::LiveOptions;
+pub use protocol::{
+    BareFormatter, Body, DefaultFormatter, Event, Formatter, Payload, Reply, Response,
+};
 pub use query::{Condition, Field, FieldValue, Lookup, Scope};
 pub use router::Router;
 pub use schema::{FieldSchema, FilterSchema, ListSchema, MethodSchema, ResourceSchema};

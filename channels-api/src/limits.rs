@@ -27,6 +27,9 @@ pub struct Limits {
     pub(crate) max_keys: usize,
     pub(crate) max_filters: usize,
     pub(crate) max_list_items: usize,
+    pub(crate) max_subscriptions: usize,
+    pub(crate) max_queued_events: usize,
+    pub(crate) max_queued_bytes: usize,
 }
 
 impl Default for Limits {
@@ -45,6 +48,9 @@ impl Default for Limits {
             max_keys: 64,
             max_filters: 16,
             max_list_items: 500,
+            max_subscriptions: 100,
+            max_queued_events: 1000,
+            max_queued_bytes: 1 << 20,
         }
     }
 }
@@ -149,6 +155,27 @@ impl Limits {
     /// a 400 naming the filter.
     pub fn max_list_items(mut self, items: usize) -> Self {
         self.max_list_items = items.max(1);
+        self
+    }
+
+    /// Subscriptions one connection may hold at once; one more is a 429. Default: 100.
+    pub fn max_subscriptions(mut self, subscriptions: usize) -> Self {
+        self.max_subscriptions = subscriptions.max(1);
+        self
+    }
+
+    /// Events that may wait for one connection's socket. An event that does not fit ends
+    /// its subscription, with the position to resume after (see [`crate::live`]).
+    /// Default: 1,000.
+    pub fn max_queued_events(mut self, events: usize) -> Self {
+        self.max_queued_events = events.max(1);
+        self
+    }
+
+    /// Bytes of events that may wait for one connection's socket, as
+    /// [`Limits::max_queued_events`] counts events. Default: 1 MiB.
+    pub fn max_queued_bytes(mut self, bytes: usize) -> Self {
+        self.max_queued_bytes = bytes.max(1);
         self
     }
 

@@ -2,10 +2,16 @@
 //! generated code and the runtime. Not a public API.
 
 pub use crate::auth::Permission;
-pub use crate::consumer::{Call, Consumer, ListOptions, MethodFuture, Model, Outcome, builtin};
+/// The built-in methods, as generated dispatch calls them.
+pub mod builtin {
+    pub use crate::builtin::{create, delete, list, retrieve, update};
+    pub use crate::live::{subscribe, unsubscribe};
+}
+pub use crate::consumer::{Call, Consumer, ListOptions, MethodFuture, Model, Outcome};
 pub use crate::context::Context;
 pub use crate::database::DbConnection;
 pub use crate::error::{ApiError, Errors};
+pub use crate::live::LiveModel;
 pub use crate::protocol::{Formatter, Payload, REQUIRED, Reply, field_value};
 pub use crate::query::{
     Field, FilterError, Filters, ListQuery, Lookup, Scope, contains_pattern, filter_value,
@@ -241,6 +247,50 @@ pub fn builtin_call<'a>(
 /// Wraps a formatter for a consumer's `formatter = ...` option.
 pub fn formatter_arc(formatter: impl Formatter) -> Arc<dyn Formatter> {
     Arc::new(formatter)
+}
+
+/// Whether `text` contains `needle`, as `__contains` (case-sensitive) or `__icontains`
+/// (`fold`: lowercase both) decide in a live query.
+pub fn text_contains(text: &str, needle: &str, fold: bool) -> bool {
+    if fold {
+        text.to_lowercase().contains(&needle.to_lowercase())
+    } else {
+        text.contains(needle)
+    }
+}
+
+/// The head of SQLite's query that decodes a JSON array of row images, up to its bound
+/// parameter: each column read from the image by `json_extract`, in order.
+pub fn live_select_sqlite(columns: &[&str]) -> String {
+    let mut sql = String::new();
+    for (i, column) in columns.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str("json_extract(value, '$.\"");
+        sql.push_str(&column.replace('\'', "''").replace('"', "\\\""));
+        sql.push_str("\"')");
+    }
+    sql.push_str(" FROM json_each(");
+    sql
+}
+
+/// The head of PostgreSQL's query that decodes a JSON array of row images: each image
+/// turned back into a row of the table by `jsonb_populate_record`, its columns in order.
+pub fn live_select_pg(table: &str, columns: &[&str]) -> String {
+    let quote = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
+    let mut sql = String::new();
+    for (i, column) in columns.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str("(__s.__r).");
+        sql.push_str(&quote(column));
+    }
+    sql.push_str(" FROM (SELECT jsonb_populate_record(NULL::");
+    sql.push_str(&quote(table));
+    sql.push_str(", value) AS __r, ord FROM jsonb_array_elements(");
+    sql
 }
 
 #[cfg(test)]

@@ -667,6 +667,70 @@ impl<'a> Response<'a> {
 pub trait Formatter: Send + Sync + 'static {
     /// Appends the frame's text for `response` to `out`, which is empty.
     fn format(&self, response: &Response<'_>, out: &mut String);
+
+    /// Appends the frame's text for a live-data `event` to `out`, which is empty. The
+    /// default writes protocol v1's event:
+    /// `{"event": "question.updated", "subscription": "s1", "position": "42", "data": {...}}`,
+    /// with `errors` in place of `data` for a subscription that ended.
+    fn format_event(&self, event: &Event<'_>, out: &mut String) {
+        out.push_str("{\"event\":\"");
+        out.push_str(event.resource);
+        out.push('.');
+        out.push_str(event.kind);
+        out.push_str("\",\"subscription\":");
+        push_json(out, event.subscription);
+        let _ = write!(out, ",\"position\":\"{}\"", event.position);
+        match event.body {
+            Body::Empty => {}
+            Body::Data(data) => {
+                out.push_str(",\"data\":");
+                out.push_str(data.get());
+            }
+            Body::Errors(errors) => {
+                out.push_str(",\"errors\":");
+                push_json(out, errors);
+            }
+        }
+        out.push('}');
+    }
+}
+
+/// A live-data event, as a [`Formatter`] sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Event<'a> {
+    pub(crate) resource: &'a str,
+    pub(crate) kind: &'static str,
+    pub(crate) subscription: &'a str,
+    pub(crate) position: i64,
+    pub(crate) body: Body<'a>,
+}
+
+impl<'a> Event<'a> {
+    /// The resource, as in `question.updated`.
+    pub fn resource(&self) -> &'a str {
+        self.resource
+    }
+
+    /// What happened: `created`, `updated`, `deleted`, or `unsubscribed` for a
+    /// subscription the server ended.
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    /// The subscription's id, as `subscribe` answered it.
+    pub fn subscription(&self) -> &'a str {
+        self.subscription
+    }
+
+    /// The change's position, to resume after.
+    pub fn position(&self) -> i64 {
+        self.position
+    }
+
+    /// The row (created, updated), its key (deleted) or why the subscription ended.
+    pub fn body(&self) -> Body<'a> {
+        self.body
+    }
 }
 
 /// The envelope of protocol v1:

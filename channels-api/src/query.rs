@@ -323,22 +323,20 @@ pub struct Condition {
     value: Box<RawValue>,
 }
 
-/// Keys of a `list` request that are not filters.
-const LIST_KEYS: &[&str] = &["page", "page_size", "ordering", "cursor"];
-
-/// Reads the filters of a `list` request: every key but [`LIST_KEYS`], on the fields in
+/// Reads the filters of a `list` or `subscribe` request: every key but `skip`, on the fields in
 /// `allowed`. All problems are reported at once. Counts are checked before any value is
 /// read: at most [`Limits::max_filters`] filters, each list at most
 /// [`Limits::max_list_items`] long.
 pub(crate) fn parse_filters<F: Filters>(
     payload: &Payload<'_>,
+    skip: &[&str],
     allowed: &[&str],
     limits: &Limits,
     errors: &mut Errors,
 ) -> Vec<F> {
     let keys = payload
         .fields()
-        .filter(|(key, _)| !LIST_KEYS.contains(key))
+        .filter(|(key, _)| !skip.contains(key))
         .count();
     if keys > limits.max_filters {
         errors.add(
@@ -352,7 +350,7 @@ pub(crate) fn parse_filters<F: Filters>(
     }
     let mut filters = Vec::new();
     for (key, raw) in payload.fields() {
-        if LIST_KEYS.contains(&key) {
+        if skip.contains(&key) {
             continue;
         }
         let (field, lookup) = Lookup::split(key);

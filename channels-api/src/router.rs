@@ -19,6 +19,7 @@ use crate::context::{ConnectionInfo, Context};
 use crate::database::Database;
 use crate::error::{ApiError, Error};
 use crate::limits::Limits;
+use crate::live::{Captured, LiveConnection, LiveOptions};
 use crate::protocol::{Body, DefaultFormatter, Formatter, Request, Response};
 use crate::schema::ResourceSchema;
 use crate::server::Server;
@@ -37,6 +38,8 @@ struct Resource {
     schema: ResourceSchema,
     own_formatter: Option<Arc<dyn Formatter>>,
     formatter: Arc<dyn Formatter>,
+    /// The table and columns `subscribe` captures, when the resource offers it.
+    live: Option<Captured>,
 }
 
 /// The consumers served on one WebSocket path.
@@ -44,6 +47,8 @@ pub(crate) struct Endpoint {
     pub(crate) path: String,
     /// Whether messages are echoed instead of answered (the conformance test's mode).
     pub(crate) echo: bool,
+    /// Whether a resource of this path offers `subscribe`.
+    pub(crate) live: bool,
     resources: Vec<Resource>,
     formatter: Arc<dyn Formatter>,
     /// The `api.schema` answer, serialized once.
@@ -71,6 +76,7 @@ pub struct Router {
     authenticate: Option<Authenticate>,
     origins: Origins,
     hosts: Option<Vec<String>>,
+    live: LiveOptions,
     errors: Vec<String>,
 }
 
@@ -130,6 +136,7 @@ impl Router {
             authenticate: None,
             origins: Origins::SameOriginAnd(Vec::new()),
             hosts: None,
+            live: LiveOptions::default(),
             errors: Vec::new(),
         }
     }
@@ -158,6 +165,7 @@ impl Router {
         self.endpoints.push(Endpoint {
             path: path.to_owned(),
             echo: true,
+            live: false,
             resources: Vec::new(),
             formatter: self.formatter.clone(),
             schema: RawValue::NULL.to_owned(),
@@ -174,6 +182,7 @@ impl Router {
                 self.endpoints.push(Endpoint {
                     path: path.to_owned(),
                     echo: false,
+                    live: false,
                     resources: Vec::new(),
                     formatter: self.formatter.clone(),
                     schema: RawValue::NULL.to_owned(),
@@ -210,7 +219,13 @@ impl Router {
                 method.arguments = arguments;
             }
         }
+        let live = C::live_table().map(|(table, columns)| Captured {
+            table,
+            columns: columns.to_vec(),
+        });
+        endpoint.live |= live.is_some();
         endpoint.resources.push(Resource {
+            live,
             name: C::RESOURCE,
             methods: C::METHODS,
             dispatch: C::dispatch,
@@ -242,6 +257,12 @@ impl Router {
     /// Replaces the connection limits.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Sets how live data runs (see [`crate::live`]): poll interval and retention.
+    pub fn live(mut self, options: LiveOptions) -> Self {
+        self.live = options;
         self
     }
 
@@ -347,13 +368,13 @@ impl Router {
     /// Binds `addr` and returns the server, ready to [`run`](Server::run). Bind
     /// `127.0.0.1:0` to get a free port, then read it with [`Server::local_addr`].
     pub async fn bind(self, addr: impl ToSocketAddrs, db: Database) -> Result<Server, Error> {
-        let (endpoints, limits, gate) = self.build()?;
+        let (endpoints, limits, gate, live) = self.build()?;
         let listener = tokio::net::TcpListener::bind(addr).await?;
-        Ok(Server::new(listener, endpoints, db, limits, gate))
+        Server::new(listener, endpoints, db, limits, gate, live).await
     }
 
     /// Checks the configuration and renders each path's schema: what a server is made of.
-    pub(crate) fn build(self) -> Result<(Vec<Endpoint>, Limits, Gate), Error> {
+    pub(crate) fn build(self) -> Result<(Vec<Endpoint>, Limits, Gate, Live), Error> {
         if !self.errors.is_empty() {
             return Err(Error::Config(self.errors.join("; ")));
         }
@@ -388,7 +409,28 @@ impl Router {
             origins: self.origins,
             hosts: self.hosts,
         };
-        Ok((endpoints, self.limits, gate))
+        // Each captured table once, with every column one of its models reads.
+        let mut tables: Vec<Captured> = Vec::new();
+        for resource in endpoints.iter().flat_map(|e| &e.resources) {
+            let Some(captured) = &resource.live else {
+                continue;
+            };
+            match tables.iter_mut().find(|t| t.table == captured.table) {
+                Some(table) => {
+                    for column in &captured.columns {
+                        if !table.columns.contains(column) {
+                            table.columns.push(column);
+                        }
+                    }
+                }
+                None => tables.push(captured.clone()),
+            }
+        }
+        let live = Live {
+            tables,
+            options: self.live,
+        };
+        Ok((endpoints, self.limits, gate, live))
     }
 
     /// Binds `addr` and serves until the process receives Ctrl-C (SIGINT) or SIGTERM,
@@ -447,6 +489,7 @@ impl Endpoint {
         db: &Database,
         connection: &ConnectionInfo,
         limits: &Limits,
+        live: Option<&LiveConnection>,
         out: &mut String,
     ) {
         let request = match Request::parse(text, limits) {
@@ -483,6 +526,8 @@ impl Endpoint {
             resource: resource.name,
             method,
             limits,
+            formatter: &resource.formatter,
+            live,
         };
         // From here on, answers come from the resource and use its formatter.
         let result = match (resource.authorize)(&ctx) {
@@ -609,6 +654,12 @@ async fn run(
             Err(ApiError::internal())
         }
     }
+}
+
+/// What live data captures, and how it runs.
+pub(crate) struct Live {
+    pub(crate) tables: Vec<Captured>,
+    pub(crate) options: LiveOptions,
 }
 
 /// What the handshake checks before a connection opens.

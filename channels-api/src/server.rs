@@ -20,7 +20,8 @@ use crate::debugger;
 use crate::error::Error;
 use crate::handshake::{self, Head, HeadError, HttpResponse};
 use crate::limits::Limits;
-use crate::router::{Endpoint, Gate};
+use crate::live::Hub;
+use crate::router::{Endpoint, Gate, Live};
 
 /// What every connection task shares.
 struct Shared {
@@ -28,12 +29,16 @@ struct Shared {
     db: Database,
     limits: Limits,
     gate: Gate,
+    /// Live data, when a resource offers `subscribe`.
+    hub: Option<Hub>,
 }
 
 /// A bound server. Made by [`Router::bind`](crate::Router::bind).
 pub struct Server {
     listener: TcpListener,
     shared: Arc<Shared>,
+    /// Stops the live-data hub when the server stops (or is dropped).
+    _hub_stop: watch::Sender<bool>,
 }
 
 impl fmt::Debug for Server {
@@ -45,20 +50,40 @@ impl fmt::Debug for Server {
 }
 
 impl Server {
-    pub(crate) fn new(
+    pub(crate) async fn new(
         listener: TcpListener,
         endpoints: Vec<Endpoint>,
         db: Database,
         limits: Limits,
         gate: Gate,
-    ) -> Self {
+        live: Live,
+    ) -> Result<Self, Error> {
+        let (hub_stop, hub_stopped) = watch::channel(false);
+        let hub = if live.tables.is_empty() {
+            None
+        } else {
+            let tables: Vec<&str> = live.tables.iter().map(|t| t.table).collect();
+            let hub = Hub::start(db.clone(), live.tables, live.options, hub_stopped)
+                .await
+                .map_err(|error| {
+                    Error::Config(format!(
+                        "live data could not install its change log on {tables:?}: {error}"
+                    ))
+                })?;
+            Some(hub)
+        };
         let shared = Arc::new(Shared {
             endpoints,
             db,
             limits,
             gate,
+            hub,
         });
-        Self { listener, shared }
+        Ok(Self {
+            listener,
+            shared,
+            _hub_stop: hub_stop,
+        })
     }
 
     /// The address the server listens on.
@@ -171,16 +196,14 @@ async fn connection(
         user,
     };
     tracing::debug!(%peer, path = %info.path, "connected");
-    connection::serve(
-        stream,
-        rest,
+    let served = connection::Served {
         endpoint,
-        &info,
-        &shared.db,
-        &shared.limits,
-        stopped,
-    )
-    .await;
+        info: &info,
+        db: &shared.db,
+        limits: &shared.limits,
+        hub: shared.hub.as_ref(),
+    };
+    connection::serve(stream, rest, served, stopped).await;
     tracing::debug!(%peer, "disconnected");
 }
 
@@ -297,6 +320,7 @@ mod tests {
                 origins: crate::router::Origins::Any,
                 hosts: None,
             },
+            hub: None,
         });
         let (_stop, stopped) = watch::channel(false);
         let task = connection(stream, peer, shared, stopped);

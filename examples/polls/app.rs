@@ -47,7 +47,7 @@ pub mod schema {
 #[diesel(table_name = schema::questions)]
 #[consumer(
     resource = "question",
-    methods(create, retrieve, update, patch, list, delete),
+    methods(create, retrieve, update, patch, list, delete, subscribe, unsubscribe),
     filter(id, question_text, pub_date),
     ordering(id, pub_date),
     page_size = 50
@@ -69,7 +69,7 @@ pub struct Question {
 #[diesel(table_name = schema::users)]
 #[consumer(
     resource = "user",
-    methods(create, retrieve, update, list, delete, invite)
+    methods(create, retrieve, update, list, delete, invite, subscribe, unsubscribe)
 )]
 pub struct User {
     /// Assigned by the database.

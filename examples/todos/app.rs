@@ -95,7 +95,7 @@ fn current<'a>(ctx: &Context<'a>) -> Result<&'a Account, ApiError> {
 #[diesel(table_name = schema::todos)]
 #[consumer(
     resource = "todo",
-    methods(create, retrieve, update, patch, list, delete),
+    methods(create, retrieve, update, patch, list, delete, subscribe, unsubscribe),
     filter(title, done),
     ordering(id, title, done),
     queryset = Todo::own,

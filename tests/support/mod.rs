@@ -227,6 +227,8 @@ impl TestServer {
 #[derive(Debug)]
 pub struct Client {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// Events that arrived while an answer was awaited.
+    events: std::collections::VecDeque<Value>,
 }
 
 impl Client {
@@ -235,7 +237,10 @@ impl Client {
         let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}{path}"))
             .await
             .unwrap_or_else(|e| panic!("connect to ws://{addr}{path}: {e}"));
-        Client { ws }
+        Client {
+            ws,
+            events: Default::default(),
+        }
     }
 
     /// Connects to `path` on `addr` with extra handshake headers; the handshake's HTTP
@@ -252,7 +257,10 @@ impl Client {
             request.headers_mut().insert(*name, value);
         }
         let (ws, _) = tokio_tungstenite::connect_async(request).await?;
-        Ok(Client { ws })
+        Ok(Client {
+            ws,
+            events: Default::default(),
+        })
     }
 
     /// Sends `value` as a text frame.
@@ -296,10 +304,41 @@ impl Client {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("response is not JSON ({e}): {text}"))
     }
 
-    /// Sends `value` and returns the answer.
+    /// Sends `value` and returns the answer; events that arrive first are kept for
+    /// [`Client::event`].
     pub async fn request(&mut self, value: Value) -> Value {
         self.send(&value).await;
-        self.recv().await
+        loop {
+            let message = self.recv().await;
+            if message.get("event").is_some() {
+                self.events.push_back(message);
+            } else {
+                return message;
+            }
+        }
+    }
+
+    /// The next live-data event (the next message, which must be one).
+    pub async fn event(&mut self) -> Value {
+        if let Some(event) = self.events.pop_front() {
+            return event;
+        }
+        let message = self.recv().await;
+        assert!(
+            message.get("event").is_some(),
+            "expected an event, got {message}"
+        );
+        message
+    }
+
+    /// Fails if a message arrives within `wait`.
+    pub async fn no_message_within(&mut self, wait: Duration) {
+        if let Some(event) = self.events.pop_front() {
+            panic!("expected nothing, got {event}");
+        }
+        if let Ok(message) = tokio::time::timeout(wait, self.ws.next()).await {
+            panic!("expected nothing, got {message:?}");
+        }
     }
 }
 

@@ -1,0 +1,147 @@
+//! The `LiveModel` impl of a model that offers `subscribe`: its table and columns for
+//! the change log's triggers, the query that decodes row images, and its filters
+//! evaluated in process on a row.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use crate::expand::{Backend, lookups, per_backend, variant};
+use crate::model::{Builtin, Method, Model, option_inner};
+
+/// Whether the model offers live data.
+pub(crate) fn is_live(model: &Model<'_>) -> bool {
+    model.methods.iter().any(|m| {
+        matches!(
+            m,
+            Method::Builtin(Builtin::Subscribe | Builtin::Unsubscribe, _)
+        )
+    })
+}
+
+/// `impl LiveModel`, or nothing for a model without `subscribe`.
+pub(crate) fn expand_live(model: &Model<'_>) -> TokenStream {
+    if !is_live(model) {
+        return TokenStream::new();
+    }
+    let ident = model.ident;
+    let table = &model.table;
+    let table_name = table
+        .segments
+        .last()
+        .map(|s| s.ident.to_string())
+        .unwrap_or_default();
+    let columns: Vec<_> = model
+        .fields
+        .iter()
+        .map(|f| {
+            let column = &f.column;
+            quote!(<#table::#column as __cp::diesel::Column>::NAME)
+        })
+        .collect();
+    let sql_types: Vec<_> = model
+        .fields
+        .iter()
+        .map(|f| {
+            let column = &f.column;
+            quote!(<#table::#column as __cp::diesel::Expression>::SqlType)
+        })
+        .collect();
+    let decode = per_backend(|backend| {
+        let (head, tail) = match backend {
+            Backend::Sqlite => (
+                quote!(__cp::live_select_sqlite(<Self as __cp::LiveModel>::COLUMNS)),
+                quote!(") ORDER BY key"),
+            ),
+            Backend::Postgres => (
+                quote!(__cp::live_select_pg(
+                    <Self as __cp::LiveModel>::TABLE,
+                    <Self as __cp::LiveModel>::COLUMNS
+                )),
+                quote!("::jsonb) WITH ORDINALITY AS __e(value, ord)) __s ORDER BY ord"),
+            ),
+        };
+        quote! {
+            let __head = #head;
+            __cp::diesel::select(
+                __cp::diesel::dsl::sql::<( #( #sql_types, )* )>(&__head)
+                    .bind::<__cp::diesel::sql_types::Text, _>(images)
+                    .sql(#tail),
+            )
+            .load::<Self>(__conn)
+        }
+    });
+
+    let mut arms = Vec::new();
+    for (index, field) in model.fields.iter().enumerate() {
+        let name = field.ident;
+        for (lookup, _) in lookups(field) {
+            let v = variant(index, lookup);
+            let test = match (lookup, field.nullable) {
+                ("Exact", false) => quote!(self.#name == *__v),
+                ("Exact", true) => quote!(self.#name.as_ref() == __cp::Option::Some(__v)),
+                ("Gt", false) => quote!(self.#name > *__v),
+                ("Gte", false) => quote!(self.#name >= *__v),
+                ("Lt", false) => quote!(self.#name < *__v),
+                ("Lte", false) => quote!(self.#name <= *__v),
+                ("Gt", true) => quote!(self.#name.as_ref().is_some_and(|__x| __x > __v)),
+                ("Gte", true) => quote!(self.#name.as_ref().is_some_and(|__x| __x >= __v)),
+                ("Lt", true) => quote!(self.#name.as_ref().is_some_and(|__x| __x < __v)),
+                ("Lte", true) => quote!(self.#name.as_ref().is_some_and(|__x| __x <= __v)),
+                ("In", false) => quote!(__v.contains(&self.#name)),
+                ("In", true) => quote!(self.#name.as_ref().is_some_and(|__x| __v.contains(__x))),
+                ("IsNull", false) => quote!(!*__v),
+                ("IsNull", true) => quote!(self.#name.is_none() == *__v),
+                ("Contains", false) => quote!(__cp::text_contains(&self.#name, __v, false)),
+                ("IContains", false) => quote!(__cp::text_contains(&self.#name, __v, true)),
+                ("Contains", true) => quote! {
+                    self.#name.as_deref().is_some_and(|__x| __cp::text_contains(__x, __v, false))
+                },
+                _ => quote! {
+                    self.#name.as_deref().is_some_and(|__x| __cp::text_contains(__x, __v, true))
+                },
+            };
+            arms.push(quote!(__Filter::#v(__v) => #test,));
+        }
+    }
+    let _ = option_inner;
+    let pk = model.pk().ident;
+    quote! {
+        #[automatically_derived]
+        impl __cp::LiveModel for #ident {
+            const TABLE: &'static str = #table_name;
+            const COLUMNS: &'static [&'static str] = &[ #( #columns ),* ];
+
+            fn decode_images(
+                conn: &mut __cp::DbConnection,
+                images: &str,
+            ) -> __cp::QueryResult<__cp::Vec<Self>> {
+                #decode
+            }
+
+            fn matches(&self, filters: &[__Filter]) -> bool {
+                filters.iter().all(|__filter| match __filter {
+                    #( #arms )*
+                })
+            }
+
+            fn key(&self) -> <Self as __cp::Model>::Pk {
+                ::std::clone::Clone::clone(&self.#pk)
+            }
+        }
+    }
+}
+
+/// The `live_table` function of the `Consumer` impl, for a model with `subscribe`.
+pub(crate) fn expand_live_table(model: &Model<'_>) -> TokenStream {
+    if !is_live(model) {
+        return TokenStream::new();
+    }
+    quote! {
+        fn live_table() -> __cp::Option<(&'static str, &'static [&'static str])> {
+            __cp::Option::Some((
+                <Self as __cp::LiveModel>::TABLE,
+                <Self as __cp::LiveModel>::COLUMNS,
+            ))
+        }
+    }
+}

@@ -1,0 +1,654 @@
+//! The hub of one server process: it reads the change log after each local write and
+//! every poll interval, turns each change into the events its subscriptions should see,
+//! and queues them on their connections.
+//!
+//! Work per change is one read of the log and one decoding query per batch (not per
+//! subscriber); matching, permissions and formatting happen in process, and a change's
+//! data is serialized once, whatever the number of subscribers.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde_json::value::RawValue;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::log::{self, Captured, Change};
+use super::outbox::Outbox;
+use super::{LiveModel, LiveOptions};
+use crate::context::OwnedContext;
+use crate::database::{Database, DbError};
+use crate::error::{ApiError, Errors};
+use crate::protocol::{Body, Event, Formatter};
+
+/// Changes read from the log at once.
+const BATCH: i64 = 500;
+
+/// What a feed decodes from a batch: its models' rows, type-erased.
+type Decoded = Box<dyn Any + Send>;
+type DecodeFuture<'a> = Pin<Box<dyn Future<Output = Result<Decoded, DbError>> + Send + 'a>>;
+
+/// The subscriptions of one model, type-erased for the registry.
+trait Feed: Send {
+    fn table(&self) -> &'static str;
+    fn key(&self) -> TypeId;
+    fn is_empty(&self) -> bool;
+    /// Decodes the row images of `changes` (which are all of this feed's table).
+    fn decode<'a>(&self, db: &'a Database, changes: &[&Change]) -> DecodeFuture<'a>;
+    /// Queues the events of `changes` on the subscriptions; returns the connections
+    /// whose subscriptions ended because their queue was full.
+    fn deliver(&mut self, changes: &[&Change], decoded: Decoded) -> Vec<u64>;
+    /// Adds the subscriptions of `other`, a feed of the same model.
+    fn absorb(&mut self, other: Box<dyn Feed>);
+    fn into_any(self: Box<Self>) -> Box<dyn Any>;
+    /// Drops the subscriptions of connection `connection` (those named `id`, when given,
+    /// and of `resource`, when given); returns the ids dropped.
+    fn remove(
+        &mut self,
+        connection: u64,
+        resource: Option<&str>,
+        id: Option<&str>,
+    ) -> Vec<Arc<str>>;
+    /// Brings every subscription to at least `position`.
+    fn advance_to(&mut self, position: i64);
+    /// Ends every subscription, each with a notice saying `why`; returns their
+    /// connections.
+    fn end_all(&mut self, why: &str) -> Vec<u64>;
+}
+
+/// One subscription of a connection.
+pub(crate) struct Subscription<M: LiveModel> {
+    pub(crate) id: Arc<str>,
+    pub(crate) connection: u64,
+    pub(crate) resource: &'static str,
+    /// The live query's filters (for one row: its key), scope included.
+    pub(crate) filters: Vec<M::Filter>,
+    /// The context object permissions are checked in, when the model checks them.
+    pub(crate) check: Option<OwnedContext>,
+    pub(crate) outbox: Arc<Outbox>,
+    pub(crate) formatter: Arc<dyn Formatter>,
+    /// The position the subscription has been brought to: later changes are its events.
+    pub(crate) position: i64,
+}
+
+impl<M: LiveModel> Subscription<M> {
+    /// Whether the connection may see `row` through this subscription.
+    fn sees(&self, row: &M) -> bool {
+        row.matches(&self.filters)
+            && self
+                .check
+                .as_ref()
+                .is_none_or(|check| row.has_object_permission(&check.context()).is_ok())
+    }
+}
+
+/// The feed of model `M`.
+struct TableFeed<M: LiveModel> {
+    subscriptions: Vec<Subscription<M>>,
+}
+
+/// One batch decoded: for each change, the row before and after.
+struct Rows<M> {
+    rows: Vec<(Option<M>, Option<M>)>,
+}
+
+impl<M: LiveModel> Feed for TableFeed<M> {
+    fn table(&self) -> &'static str {
+        M::TABLE
+    }
+
+    fn key(&self) -> TypeId {
+        TypeId::of::<M>()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.subscriptions.is_empty()
+    }
+
+    fn decode<'a>(&self, db: &'a Database, changes: &[&Change]) -> DecodeFuture<'a> {
+        // One JSON array of every image, decoded by the database into the model's types
+        // in one query; `slots` says which image is whose.
+        let mut images = String::from("[");
+        let mut slots = Vec::with_capacity(changes.len());
+        let mut count = 0usize;
+        for change in changes {
+            let mut slot = |image: &Option<String>| {
+                image.as_ref().map(|image| {
+                    if count > 0 {
+                        images.push(',');
+                    }
+                    images.push_str(image);
+                    count += 1;
+                    count - 1
+                })
+            };
+            let old = slot(&change.old_row);
+            let new = slot(&change.new_row);
+            slots.push((old, new));
+        }
+        images.push(']');
+        Box::pin(async move {
+            let decoded = db.read(move |conn| M::decode_images(conn, &images)).await?;
+            if decoded.len() != count {
+                tracing::error!(
+                    table = M::TABLE,
+                    images = count,
+                    decoded = decoded.len(),
+                    "change images did not decode one for one"
+                );
+                return Err(DbError::Unavailable("change images did not decode".into()));
+            }
+            let mut decoded: Vec<Option<M>> = decoded.into_iter().map(Some).collect();
+            let rows = slots
+                .into_iter()
+                .map(|(old, new)| {
+                    (
+                        old.and_then(|i| decoded[i].take()),
+                        new.and_then(|i| decoded[i].take()),
+                    )
+                })
+                .collect();
+            Ok(Box::new(Rows::<M> { rows }) as Decoded)
+        })
+    }
+
+    fn deliver(&mut self, changes: &[&Change], decoded: Decoded) -> Vec<u64> {
+        let mut connections = Vec::new();
+        let Ok(rows) = decoded.downcast::<Rows<M>>() else {
+            return connections;
+        };
+        let mut ended = Vec::new();
+        for (change, (old, new)) in changes.iter().zip(&rows.rows) {
+            // Serialized at most once per change, shared by every subscription.
+            let mut data: Option<Option<Box<RawValue>>> = None;
+            let mut key: Option<Option<Box<RawValue>>> = None;
+            for (index, sub) in self.subscriptions.iter_mut().enumerate() {
+                if change.position <= sub.position || sub.outbox.is_closed() {
+                    continue;
+                }
+                let before = old.as_ref().is_some_and(|row| sub.sees(row));
+                let after = new.as_ref().is_some_and(|row| sub.sees(row));
+                let kind = match (before, after) {
+                    (false, true) => "created",
+                    (true, true) => "updated",
+                    (true, false) => "deleted",
+                    (false, false) => {
+                        sub.position = change.position;
+                        continue;
+                    }
+                };
+                let body = if after {
+                    data.get_or_insert_with(|| {
+                        new.as_ref().and_then(|row| serialize(row, "event data"))
+                    })
+                } else {
+                    key.get_or_insert_with(|| {
+                        old.as_ref().and_then(|row| {
+                            let key = serde_json::json!({ M::PK: row.key() });
+                            serialize(&key, "event key")
+                        })
+                    })
+                };
+                let Some(body) = body else { continue };
+                let event = Event {
+                    resource: sub.resource,
+                    kind,
+                    subscription: &sub.id,
+                    position: change.position,
+                    body: Body::Data(body),
+                };
+                let mut text = String::with_capacity(body.get().len() + 96);
+                sub.formatter.format_event(&event, &mut text);
+                if sub.outbox.push(&sub.id, text).is_err() {
+                    end(sub, LAGGING);
+                    ended.push(index);
+                    continue;
+                }
+                sub.position = change.position;
+            }
+            for index in ended.drain(..).rev() {
+                connections.push(self.subscriptions.swap_remove(index).connection);
+            }
+        }
+        connections
+    }
+
+    fn absorb(&mut self, other: Box<dyn Feed>) {
+        if let Ok(other) = other.into_any().downcast::<TableFeed<M>>() {
+            self.subscriptions.extend(other.subscriptions);
+        }
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+
+    fn remove(
+        &mut self,
+        connection: u64,
+        resource: Option<&str>,
+        id: Option<&str>,
+    ) -> Vec<Arc<str>> {
+        let mut removed = Vec::new();
+        self.subscriptions.retain(|sub| {
+            let drop = sub.connection == connection
+                && resource.is_none_or(|r| r == sub.resource)
+                && id.is_none_or(|id| id == &*sub.id);
+            if drop {
+                removed.push(sub.id.clone());
+            }
+            !drop
+        });
+        removed
+    }
+
+    fn advance_to(&mut self, position: i64) {
+        for sub in &mut self.subscriptions {
+            sub.position = sub.position.max(position);
+        }
+    }
+
+    fn end_all(&mut self, why: &str) -> Vec<u64> {
+        self.subscriptions
+            .drain(..)
+            .map(|sub| {
+                end(&sub, why);
+                sub.connection
+            })
+            .collect()
+    }
+}
+
+fn serialize<T: serde::Serialize + ?Sized>(value: &T, what: &str) -> Option<Box<RawValue>> {
+    match serde_json::value::to_raw_value(value) {
+        Ok(raw) => Some(raw),
+        Err(error) => {
+            tracing::error!(%error, what, "failed to serialize");
+            None
+        }
+    }
+}
+
+/// Why a subscription whose client read too slowly ended.
+const LAGGING: &str = "events were not read fast enough and this subscription ended";
+
+/// Ends a subscription: its queued events stay, followed by a notice saying `why`, with
+/// the position to resume after.
+fn end<M: LiveModel>(sub: &Subscription<M>, why: &str) {
+    let position = sub.position.to_string();
+    let mut errors = Errors::new();
+    errors.add(
+        "subscription",
+        format!("{why}: subscribe again with \"after\": \"{position}\" to receive the rest"),
+    );
+    let event = Event {
+        resource: sub.resource,
+        kind: "unsubscribed",
+        subscription: &sub.id,
+        position: sub.position,
+        body: Body::Errors(&errors),
+    };
+    let mut text = String::new();
+    sub.formatter.format_event(&event, &mut text);
+    sub.outbox.push_notice(&sub.id, text);
+    tracing::debug!(
+        subscription = &*sub.id,
+        connection = sub.connection,
+        why,
+        "subscription ended"
+    );
+}
+
+/// A subscription waiting to be added, with where its events start.
+struct Join {
+    feed: Box<dyn Feed>,
+    connection: u64,
+    from: i64,
+    done: oneshot::Sender<Result<(), ApiError>>,
+}
+
+/// The subscriptions of this process, by model.
+#[derive(Default)]
+struct Registry {
+    feeds: HashMap<TypeId, Box<dyn Feed>>,
+    /// Subscriptions per connection, for the per-connection limit.
+    counts: HashMap<u64, usize>,
+}
+
+impl Registry {
+    fn add(&mut self, feed: Box<dyn Feed>, connection: u64) {
+        *self.counts.entry(connection).or_default() += 1;
+        match self.feeds.get_mut(&feed.key()) {
+            Some(existing) => existing.absorb(feed),
+            None => {
+                self.feeds.insert(feed.key(), feed);
+            }
+        }
+    }
+
+    /// Counts a subscription of `connection` that ended on its own.
+    fn ended(&mut self, connection: u64) {
+        if let Some(count) = self.counts.get_mut(&connection) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                self.counts.remove(&connection);
+            }
+        }
+    }
+
+    fn remove(
+        &mut self,
+        connection: u64,
+        resource: Option<&str>,
+        id: Option<&str>,
+    ) -> Vec<Arc<str>> {
+        let mut removed = Vec::new();
+        for feed in self.feeds.values_mut() {
+            removed.extend(feed.remove(connection, resource, id));
+        }
+        self.feeds.retain(|_, feed| !feed.is_empty());
+        if let Some(count) = self.counts.get_mut(&connection) {
+            *count = count.saturating_sub(removed.len());
+            if *count == 0 || resource.is_none() {
+                self.counts.remove(&connection);
+            }
+        }
+        removed
+    }
+}
+
+/// The live-data engine of one server: shared by its connections.
+#[derive(Clone)]
+pub(crate) struct Hub {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Database,
+    registry: Mutex<Registry>,
+    joins: mpsc::Sender<Join>,
+    options: LiveOptions,
+}
+
+impl fmt::Debug for Hub {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Hub").finish_non_exhaustive()
+    }
+}
+
+impl Hub {
+    /// Installs the log and its triggers on `tables`, then starts the hub's task.
+    pub(crate) async fn start(
+        db: Database,
+        tables: Vec<Captured>,
+        options: LiveOptions,
+        stopped: watch::Receiver<bool>,
+    ) -> Result<Hub, DbError> {
+        db.write(move |conn| log::install(conn, &tables)).await?;
+        let position = db.read(log::head).await?;
+        let (joins, receiver) = mpsc::channel(1024);
+        let hub = Hub {
+            inner: Arc::new(Inner {
+                db,
+                registry: Mutex::new(Registry::default()),
+                joins,
+                options,
+            }),
+        };
+        tokio::spawn(run(hub.inner.clone(), receiver, position, stopped));
+        Ok(hub)
+    }
+
+    pub(crate) fn db(&self) -> &Database {
+        &self.inner.db
+    }
+
+    fn registry(&self) -> MutexGuard<'_, Registry> {
+        self.inner
+            .registry
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// How many subscriptions connection `connection` holds.
+    pub(crate) fn count(&self, connection: u64) -> usize {
+        self.registry()
+            .counts
+            .get(&connection)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Adds `subscription`, whose events are the changes after `from`: those already
+    /// past are replayed from the log first. A 410 when the log no longer holds them.
+    pub(crate) async fn subscribe<M: LiveModel>(
+        &self,
+        subscription: Subscription<M>,
+        from: i64,
+    ) -> Result<(), ApiError> {
+        let (done, answer) = oneshot::channel();
+        let join = Join {
+            connection: subscription.connection,
+            feed: Box::new(TableFeed::<M> {
+                subscriptions: vec![subscription],
+            }),
+            from,
+            done,
+        };
+        if self.inner.joins.send(join).await.is_err() {
+            return Err(ApiError::new(503, "live data is stopping"));
+        }
+        answer
+            .await
+            .unwrap_or_else(|_| Err(ApiError::new(503, "live data is stopping")))
+    }
+
+    /// Ends subscriptions of connection `connection`: of `resource`, the one named `id`
+    /// when given. Returns the ids ended.
+    pub(crate) fn unsubscribe(
+        &self,
+        connection: u64,
+        resource: &str,
+        id: Option<&str>,
+    ) -> Vec<Arc<str>> {
+        self.registry().remove(connection, Some(resource), id)
+    }
+
+    /// Drops every subscription of a connection that ended.
+    pub(crate) fn disconnect(&self, connection: u64) {
+        self.registry().remove(connection, None, None);
+    }
+}
+
+/// The hub's task: joins, then the changes after `position`, whenever the database may
+/// have new ones.
+async fn run(
+    inner: Arc<Inner>,
+    mut joins: mpsc::Receiver<Join>,
+    mut position: i64,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut written = inner.db.writes();
+    let mut last_prune = tokio::time::Instant::now();
+    let mut failures = 0u32;
+    loop {
+        tokio::select! {
+            biased;
+            _ = stopped.changed() => return,
+            join = joins.recv() => match join {
+                Some(join) => {
+                    // Bring the process up to date first, so the join's catch-up ends where
+                    // live delivery begins.
+                    if let Err(error) = advance(&inner, &mut position).await {
+                        tracing::warn!(%error, "reading the change log failed");
+                    }
+                    let result = catch_up(&inner, join.feed, join.connection, join.from, position).await;
+                    let _ = join.done.send(result);
+                    continue;
+                }
+                None => return,
+            },
+            _ = written.changed() => {}
+            () = tokio::time::sleep(inner.options.poll_interval) => {}
+        }
+        match advance(&inner, &mut position).await {
+            Ok(()) => failures = 0,
+            Err(error) => {
+                failures += 1;
+                tracing::warn!(%error, failures, "reading the change log failed; retrying");
+                let backoff = Duration::from_millis(50 << failures.min(6));
+                tokio::time::sleep(backoff).await;
+            }
+        }
+        if last_prune.elapsed() >= inner.options.prune_interval {
+            last_prune = tokio::time::Instant::now();
+            let (age, count, keep_after) = (
+                inner.options.retention_age.as_secs(),
+                inner.options.retention_count,
+                position,
+            );
+            let prune = move |conn: &mut _| log::prune(conn, age, count, keep_after);
+            if let Err(error) = inner.db.write(prune).await {
+                tracing::warn!(%error, "pruning the change log failed");
+            }
+        }
+    }
+}
+
+/// Reads and delivers every change after `position`.
+async fn advance(inner: &Inner, position: &mut i64) -> Result<(), DbError> {
+    loop {
+        let after = *position;
+        let changes = inner
+            .db
+            .read(move |conn| log::read(conn, after, None, None, BATCH))
+            .await?;
+        let Some(last) = changes.last().map(|c| c.position) else {
+            return Ok(());
+        };
+        if changes[0].position > after + 1 && inner.db.read(log::pruned).await? > after {
+            // Another process pruned changes this one had not delivered: say so rather
+            // than skip them.
+            tracing::warn!(
+                after,
+                "the change log was pruned past this process's position"
+            );
+            let mut registry = inner
+                .registry
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let ended: Vec<u64> = registry
+                .feeds
+                .values_mut()
+                .flat_map(|feed| feed.end_all("changes were pruned before this server sent them"))
+                .collect();
+            for connection in ended {
+                registry.ended(connection);
+            }
+        }
+        deliver(inner, &changes).await?;
+        *position = last;
+        if (changes.len() as i64) < BATCH {
+            return Ok(());
+        }
+    }
+}
+
+/// Delivers `changes` to every feed of their tables.
+async fn deliver(inner: &Inner, changes: &[Change]) -> Result<(), DbError> {
+    // Which feeds have subscribers, and their tables: decided under the lock, decoded
+    // without it, delivered under it again.
+    let wanted: Vec<(TypeId, &'static str)> = {
+        let registry = inner
+            .registry
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        registry
+            .feeds
+            .values()
+            .filter(|feed| !feed.is_empty())
+            .map(|feed| (feed.key(), feed.table()))
+            .collect()
+    };
+    for (key, table) in wanted {
+        let of_table: Vec<&Change> = changes.iter().filter(|c| c.table_name == table).collect();
+        if of_table.is_empty() {
+            continue;
+        }
+        let decoding = {
+            let registry = inner
+                .registry
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            match registry.feeds.get(&key) {
+                Some(feed) => feed.decode(&inner.db, &of_table),
+                None => continue,
+            }
+        };
+        let decoded = decoding.await?;
+        let mut registry = inner
+            .registry
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Some(feed) = registry.feeds.get_mut(&key) else {
+            continue;
+        };
+        for connection in feed.deliver(&of_table, decoded) {
+            registry.ended(connection);
+        }
+    }
+    Ok(())
+}
+
+/// Replays, for a joining feed, the changes after `from` up to `position`, then adds it.
+async fn catch_up(
+    inner: &Inner,
+    mut feed: Box<dyn Feed>,
+    connection: u64,
+    from: i64,
+    position: i64,
+) -> Result<(), ApiError> {
+    if from < position {
+        let pruned = inner.db.read(log::pruned).await?;
+        if pruned > from {
+            return Err(ApiError::field(
+                410,
+                "after",
+                "the change history after this position is gone: list again, then \
+                 subscribe without `after`",
+            ));
+        }
+        let table = feed.table();
+        let mut after = from;
+        while after < position {
+            let changes = inner
+                .db
+                .read(move |conn| log::read(conn, after, Some(position), Some(table), BATCH))
+                .await?;
+            let Some(last) = changes.last().map(|c| c.position) else {
+                break;
+            };
+            let refs: Vec<&Change> = changes.iter().collect();
+            let decoded = feed.decode(&inner.db, &refs).await?;
+            feed.deliver(&refs, decoded);
+            after = last;
+            if feed.is_empty() {
+                // It ended while catching up (its client read too slowly); the notice
+                // with its resume position is queued.
+                return Ok(());
+            }
+        }
+    }
+    // Its changes up to `position` are delivered or did not concern it.
+    feed.advance_to(position);
+    inner
+        .registry
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .add(feed, connection);
+    Ok(())
+}

@@ -1,0 +1,293 @@
+//! The change log: a table filled by triggers on the served tables, in the transaction
+//! that writes, so every write (the API's, a custom method's, another program's) is in
+//! it, and only once it commits.
+//!
+//! Positions are the log's keys and follow commit order:
+//! - SQLite has one writer at a time, so key order is commit order; `AUTOINCREMENT`
+//!   never hands a key out twice, even after the newest rows were pruned.
+//! - On PostgreSQL a statement-level trigger takes one transaction-scoped advisory lock
+//!   before a served table's rows change, so writing transactions reach their commit one
+//!   after the other and take their keys in that order. A reader that sees position `p`
+//!   therefore sees every change below `p` that will ever commit: reading "after `p`"
+//!   never skips a late commit.
+
+use diesel::QueryableByName;
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text};
+
+use crate::database::{Backend, DbConnection};
+
+/// The log's table.
+pub(crate) const TABLE: &str = "channels_api_changes";
+
+/// One row: the newest position pruning deleted. Changes at or below it may be gone.
+const PRUNED: &str = "channels_api_pruned";
+
+/// The advisory lock that orders writing transactions on PostgreSQL ("chapi-lg").
+const ORDER_LOCK: i64 = 0x6368_6170_692d_6c67;
+
+/// One change, as read from the log.
+#[derive(Debug, Clone, QueryableByName)]
+pub(crate) struct Change {
+    #[diesel(sql_type = BigInt)]
+    pub(crate) position: i64,
+    #[diesel(sql_type = Text)]
+    pub(crate) table_name: String,
+    /// The row before (update, delete), as a JSON object keyed by column.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub(crate) old_row: Option<String>,
+    /// The row after (insert, update).
+    #[diesel(sql_type = Nullable<Text>)]
+    pub(crate) new_row: Option<String>,
+}
+
+#[derive(QueryableByName)]
+struct Bound {
+    #[diesel(sql_type = BigInt)]
+    position: i64,
+}
+
+/// A table to capture, with the columns its models read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Captured {
+    pub(crate) table: &'static str,
+    pub(crate) columns: Vec<&'static str>,
+}
+
+fn quoted(identifier: &str) -> String {
+    format!("\"{}\"", identifier.replace('"', "\"\""))
+}
+
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// The SQL that creates the log and its triggers on `tables`; running it again replaces
+/// the triggers (a model that gained a column captures it from then on).
+pub(crate) fn install_sql(backend: Backend, tables: &[Captured]) -> String {
+    let mut sql = String::new();
+    match backend {
+        Backend::Postgres => {
+            sql.push_str(&format!(
+                "SELECT pg_advisory_xact_lock({ORDER_LOCK} + 1);
+CREATE TABLE IF NOT EXISTS {TABLE} (
+    position BIGSERIAL PRIMARY KEY,
+    table_name TEXT NOT NULL,
+    op CHAR(1) NOT NULL,
+    old_row JSONB,
+    new_row JSONB,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS {TABLE}_created_at ON {TABLE} (created_at);
+CREATE TABLE IF NOT EXISTS {PRUNED} (id INTEGER PRIMARY KEY, position BIGINT NOT NULL);
+INSERT INTO {PRUNED} (id, position) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
+CREATE OR REPLACE FUNCTION channels_api_order() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock({ORDER_LOCK});
+    RETURN NULL;
+END $$;
+CREATE OR REPLACE FUNCTION channels_api_capture() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO {TABLE} (table_name, op, old_row, new_row) VALUES (
+        TG_TABLE_NAME,
+        left(TG_OP, 1),
+        CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END,
+        CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END
+    );
+    RETURN NULL;
+END $$;
+"
+            ));
+            for captured in tables {
+                let table = quoted(captured.table);
+                sql.push_str(&format!(
+                    "CREATE OR REPLACE TRIGGER channels_api_order BEFORE INSERT OR UPDATE OR DELETE \
+                     ON {table} FOR EACH STATEMENT EXECUTE FUNCTION channels_api_order();
+CREATE OR REPLACE TRIGGER channels_api_capture AFTER INSERT OR UPDATE OR DELETE \
+                     ON {table} FOR EACH ROW EXECUTE FUNCTION channels_api_capture();
+"
+                ));
+            }
+        }
+        Backend::Sqlite => {
+            sql.push_str(&format!(
+                "CREATE TABLE IF NOT EXISTS {TABLE} (
+    position INTEGER PRIMARY KEY AUTOINCREMENT,
+    table_name TEXT NOT NULL,
+    op TEXT NOT NULL,
+    old_row TEXT,
+    new_row TEXT,
+    created_at INTEGER NOT NULL DEFAULT (unixepoch())
+);
+CREATE INDEX IF NOT EXISTS {TABLE}_created_at ON {TABLE} (created_at);
+CREATE TABLE IF NOT EXISTS {PRUNED} (id INTEGER PRIMARY KEY, position BIGINT NOT NULL);
+INSERT INTO {PRUNED} (id, position) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
+"
+            ));
+            for captured in tables {
+                let table = quoted(captured.table);
+                let name = literal(captured.table);
+                let image = |row: &str| {
+                    let pairs: Vec<String> = captured
+                        .columns
+                        .iter()
+                        .map(|c| format!("{}, {row}.{}", literal(c), quoted(c)))
+                        .collect();
+                    format!("json_object({})", pairs.join(", "))
+                };
+                for (event, op, old, new) in [
+                    ("INSERT", "I", "NULL".to_owned(), image("NEW")),
+                    ("UPDATE", "U", image("OLD"), image("NEW")),
+                    ("DELETE", "D", image("OLD"), "NULL".to_owned()),
+                ] {
+                    let trigger = quoted(&format!(
+                        "channels_api_{}_{}",
+                        captured.table,
+                        event.to_lowercase()
+                    ));
+                    sql.push_str(&format!(
+                        "DROP TRIGGER IF EXISTS {trigger};
+CREATE TRIGGER {trigger} AFTER {event} ON {table} BEGIN
+    INSERT INTO {TABLE} (table_name, op, old_row, new_row) VALUES ({name}, '{op}', {old}, {new});
+END;
+"
+                    ));
+                }
+            }
+        }
+    }
+    sql
+}
+
+/// Creates the log and the triggers, in one transaction.
+pub(crate) fn install(conn: &mut DbConnection, tables: &[Captured]) -> QueryResult<()> {
+    let backend = match conn {
+        DbConnection::Sqlite(_) => Backend::Sqlite,
+        DbConnection::Postgres(_) => Backend::Postgres,
+    };
+    let sql = install_sql(backend, tables);
+    conn.transaction(|conn| conn.batch_execute(&sql))
+}
+
+/// The newest position, `0` for an empty log.
+pub(crate) fn head(conn: &mut DbConnection) -> QueryResult<i64> {
+    let query = format!("SELECT COALESCE(MAX(position), 0) AS position FROM {TABLE}");
+    load_bound(conn, &query)
+}
+
+/// The newest position pruning deleted: changes up to it may be gone.
+pub(crate) fn pruned(conn: &mut DbConnection) -> QueryResult<i64> {
+    let query = format!("SELECT COALESCE(MAX(position), 0) AS position FROM {PRUNED}");
+    load_bound(conn, &query)
+}
+
+fn load_bound(conn: &mut DbConnection, query: &str) -> QueryResult<i64> {
+    let bound: Bound = match conn {
+        DbConnection::Sqlite(c) => diesel::sql_query(query).get_result(c)?,
+        DbConnection::Postgres(c) => diesel::sql_query(query).get_result(c)?,
+    };
+    Ok(bound.position)
+}
+
+/// Up to `limit` changes after `after`, up to `until` when given, of `table` when given,
+/// in position order.
+pub(crate) fn read(
+    conn: &mut DbConnection,
+    after: i64,
+    until: Option<i64>,
+    table: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<Change>> {
+    let until = until.unwrap_or(i64::MAX);
+    match conn {
+        DbConnection::Sqlite(c) => {
+            let query = format!(
+                "SELECT position, table_name, old_row, new_row FROM {TABLE}
+                 WHERE position > ? AND position <= ? AND (? IS NULL OR table_name = ?)
+                 ORDER BY position LIMIT ?"
+            );
+            diesel::sql_query(query)
+                .bind::<BigInt, _>(after)
+                .bind::<BigInt, _>(until)
+                .bind::<Nullable<Text>, _>(table)
+                .bind::<Nullable<Text>, _>(table)
+                .bind::<BigInt, _>(limit)
+                .load(c)
+        }
+        DbConnection::Postgres(c) => {
+            let query = format!(
+                "SELECT position, table_name, old_row::text AS old_row,
+                        new_row::text AS new_row
+                 FROM {TABLE}
+                 WHERE position > $1 AND position <= $2 AND ($3::text IS NULL OR table_name = $3)
+                 ORDER BY position LIMIT $4"
+            );
+            diesel::sql_query(query)
+                .bind::<BigInt, _>(after)
+                .bind::<BigInt, _>(until)
+                .bind::<Nullable<Text>, _>(table)
+                .bind::<BigInt, _>(limit)
+                .load(c)
+        }
+    }
+}
+
+/// Deletes changes older than `max_age_secs` or beyond the newest `max_count`, but none
+/// after `keep_after` (what this process has not delivered yet) and never the newest (it
+/// holds the head position); records the newest position deleted. Returns how many were
+/// deleted.
+pub(crate) fn prune(
+    conn: &mut DbConnection,
+    max_age_secs: u64,
+    max_count: u64,
+    keep_after: i64,
+) -> QueryResult<usize> {
+    let count = i64::try_from(max_count).unwrap_or(i64::MAX);
+    let age = i64::try_from(max_age_secs).unwrap_or(i64::MAX / 2);
+    conn.transaction(|conn| {
+        let cut: Bound = match conn {
+            DbConnection::Sqlite(c) => diesel::sql_query(format!(
+                "SELECT COALESCE(MAX(position), 0) AS position FROM {TABLE}
+                 WHERE position < (SELECT MAX(position) FROM {TABLE}) AND position <= ?
+                 AND (created_at < unixepoch() - ?
+                      OR position <= (SELECT MAX(position) FROM {TABLE}) - ?)"
+            ))
+            .bind::<BigInt, _>(keep_after)
+            .bind::<BigInt, _>(age)
+            .bind::<BigInt, _>(count)
+            .get_result(c)?,
+            DbConnection::Postgres(c) => diesel::sql_query(format!(
+                "SELECT COALESCE(MAX(position), 0) AS position FROM {TABLE}
+                 WHERE position < (SELECT MAX(position) FROM {TABLE}) AND position <= $1
+                 AND (created_at < now() - make_interval(secs => $2)
+                      OR position <= (SELECT MAX(position) FROM {TABLE}) - $3)"
+            ))
+            .bind::<BigInt, _>(keep_after)
+            .bind::<diesel::sql_types::Double, _>(age as f64)
+            .bind::<BigInt, _>(count)
+            .get_result(c)?,
+        };
+        if cut.position == 0 {
+            return Ok(0);
+        }
+        let deleted = match conn {
+            DbConnection::Sqlite(c) => {
+                diesel::sql_query(format!("DELETE FROM {TABLE} WHERE position <= ?"))
+                    .bind::<BigInt, _>(cut.position)
+                    .execute(c)?
+            }
+            DbConnection::Postgres(c) => {
+                diesel::sql_query(format!("DELETE FROM {TABLE} WHERE position <= $1"))
+                    .bind::<BigInt, _>(cut.position)
+                    .execute(c)?
+            }
+        };
+        let record = format!(
+            "UPDATE {PRUNED} SET position = {} WHERE id = 1 AND position < {}",
+            cut.position, cut.position
+        );
+        conn.batch_execute(&record)?;
+        Ok(deleted)
+    })
+}
