@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use channels_api::{Limits, LiveOptions};
-use channels_api_tests::{Backend, Client, TestServer, on_both_backends};
+use channels_api_tests::{Backend, Client, TestServer, connect_db, on_both_backends};
 use diesel::connection::SimpleConnection;
 use serde_json::{Value, json};
 
@@ -23,6 +23,8 @@ on_both_backends!(
     bad_subscribe_requests_are_400,
     events_obey_each_connections_scope,
     a_client_that_stops_reading_loses_nothing,
+    two_servers_on_one_database_are_one_api,
+    custom_methods_publish_events,
 );
 
 async fn subscribe(client: &mut Client, request: Value) -> (String, String) {
@@ -514,4 +516,64 @@ async fn a_client_that_stops_reading_loses_nothing(backend: Backend) {
     }
     assert_eq!(received + rest, rows);
     reader.no_message_within(Duration::from_millis(300)).await;
+}
+
+async fn two_servers_on_one_database_are_one_api(backend: Backend) {
+    let first = TestServer::polls(backend).await;
+    // A second server, with its own database threads and hub, as another process would.
+    let db = connect_db(&first.test_db.url).await;
+    let second = channels_api_examples::polls::router()
+        .bind("127.0.0.1:0", db)
+        .await
+        .expect("bind");
+    let addr = second.local_addr().expect("address");
+    let task = tokio::spawn(second.run());
+
+    let mut on_first = first.client().await;
+    let mut on_second = Client::connect(addr, "/").await;
+    subscribe(&mut on_first, json!({"method": "question.subscribe"})).await;
+    subscribe(&mut on_second, json!({"method": "question.subscribe"})).await;
+    let made_on_second = create(&mut on_second, "through the second").await;
+    let made_on_first = create(&mut on_first, "through the first").await;
+    for client in [&mut on_first, &mut on_second] {
+        let a = client.event().await;
+        let b = client.event().await;
+        assert_eq!(a["data"], made_on_second, "{a}");
+        assert_eq!(b["data"], made_on_first, "{b}");
+        assert!(position(&a) < position(&b));
+    }
+    task.abort();
+}
+
+async fn custom_methods_publish_events(backend: Backend) {
+    let server = TestServer::polls(backend).await;
+    let mut watcher = server.client().await;
+    let mut other = server.client().await;
+    let (id, start) = subscribe(&mut watcher, json!({"method": "user.subscribe"})).await;
+    let response = other
+        .request(json!({"method": "user.invite", "email": "ada@example.com"}))
+        .await;
+    assert_eq!(response["status"], 200, "{response}");
+    let event = watcher.event().await;
+    assert_eq!(event["event"], "user.invited");
+    assert_eq!(event["subscription"], id.as_str());
+    assert_eq!(event["data"], json!({"email": "ada@example.com"}));
+    // Replayed on resume, like a change.
+    let mut again = server.client().await;
+    subscribe(
+        &mut again,
+        json!({"method": "user.subscribe", "after": start}),
+    )
+    .await;
+    assert_eq!(again.event().await["event"], "user.invited");
+    // Subscribers of another resource hear nothing.
+    let mut questions = server.client().await;
+    subscribe(&mut questions, json!({"method": "question.subscribe"})).await;
+    other
+        .request(json!({"method": "user.invite", "email": "bob@example.com"}))
+        .await;
+    assert_eq!(watcher.event().await["data"]["email"], "bob@example.com");
+    questions
+        .no_message_within(Duration::from_millis(200))
+        .await;
 }

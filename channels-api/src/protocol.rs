@@ -699,7 +699,7 @@ pub trait Formatter: Send + Sync + 'static {
 #[derive(Debug, Clone, Copy)]
 pub struct Event<'a> {
     pub(crate) resource: &'a str,
-    pub(crate) kind: &'static str,
+    pub(crate) kind: &'a str,
     pub(crate) subscription: &'a str,
     pub(crate) position: i64,
     pub(crate) body: Body<'a>,
@@ -711,9 +711,9 @@ impl<'a> Event<'a> {
         self.resource
     }
 
-    /// What happened: `created`, `updated`, `deleted`, or `unsubscribed` for a
-    /// subscription the server ended.
-    pub fn kind(&self) -> &'static str {
+    /// What happened: `created`, `updated`, `deleted`, `unsubscribed` for a
+    /// subscription the server ended, or what a custom method published.
+    pub fn kind(&self) -> &'a str {
         self.kind
     }
 

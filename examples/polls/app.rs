@@ -131,12 +131,14 @@ pub mod password {
 }
 
 impl User {
-    /// `user.invite`: answers with the content it was sent.
+    /// `user.invite`: answers with the content it was sent, and publishes it to the
+    /// subscribers of `user` as a `user.invited` event.
     #[consumer_method]
     async fn invite(
-        _ctx: &Context<'_>,
+        ctx: &Context<'_>,
         content: Map<String, Value>,
     ) -> Result<Map<String, Value>, ApiError> {
+        ctx.publish("invited", &content).await?;
         Ok(content)
     }
 }

@@ -42,6 +42,11 @@ trait Feed: Send {
     /// Queues the events of `changes` on the subscriptions; returns the connections
     /// whose subscriptions ended because their queue was full.
     fn deliver(&mut self, changes: &[&Change], decoded: Decoded) -> Vec<u64>;
+    /// The resource its subscriptions are to.
+    fn resource(&self) -> &'static str;
+    /// Queues an event a method published (`kind`, `data`) on every subscription; returns
+    /// the connections whose subscriptions ended because their queue was full.
+    fn deliver_published(&mut self, position: i64, kind: &str, data: &RawValue) -> Vec<u64>;
     /// Adds the subscriptions of `other`, a feed of the same model.
     fn absorb(&mut self, other: Box<dyn Feed>);
     fn into_any(self: Box<Self>) -> Box<dyn Any>;
@@ -116,6 +121,10 @@ impl<M: LiveModel> Feed for TableFeed<M> {
         let mut slots = Vec::with_capacity(changes.len());
         let mut count = 0usize;
         for change in changes {
+            if change.table_name.starts_with('@') {
+                slots.push((None, None));
+                continue;
+            }
             let mut slot = |image: &Option<String>| {
                 image.as_ref().map(|image| {
                     if count > 0 {
@@ -163,6 +172,16 @@ impl<M: LiveModel> Feed for TableFeed<M> {
         };
         let mut ended = Vec::new();
         for (change, (old, new)) in changes.iter().zip(&rows.rows) {
+            if let Some(published) = Published::of(change) {
+                if published.resource == self.resource() {
+                    connections.extend(self.deliver_published(
+                        change.position,
+                        &published.kind,
+                        &published.data,
+                    ));
+                }
+                continue;
+            }
             // Serialized at most once per change, shared by every subscription.
             let mut data: Option<Option<Box<RawValue>>> = None;
             let mut key: Option<Option<Box<RawValue>>> = None;
@@ -217,6 +236,39 @@ impl<M: LiveModel> Feed for TableFeed<M> {
         connections
     }
 
+    fn resource(&self) -> &'static str {
+        <M as crate::consumer::Consumer>::RESOURCE
+    }
+
+    fn deliver_published(&mut self, position: i64, kind: &str, data: &RawValue) -> Vec<u64> {
+        let mut connections = Vec::new();
+        let mut index = 0;
+        while index < self.subscriptions.len() {
+            let sub = &mut self.subscriptions[index];
+            if position <= sub.position || sub.outbox.is_closed() {
+                index += 1;
+                continue;
+            }
+            let event = Event {
+                resource: sub.resource,
+                kind,
+                subscription: &sub.id,
+                position,
+                body: Body::Data(data),
+            };
+            let mut text = String::with_capacity(data.get().len() + 96);
+            sub.formatter.format_event(&event, &mut text);
+            if sub.outbox.push(&sub.id, text).is_err() {
+                end(sub, LAGGING);
+                connections.push(self.subscriptions.swap_remove(index).connection);
+                continue;
+            }
+            sub.position = position;
+            index += 1;
+        }
+        connections
+    }
+
     fn absorb(&mut self, other: Box<dyn Feed>) {
         if let Ok(other) = other.into_any().downcast::<TableFeed<M>>() {
             self.subscriptions.extend(other.subscriptions);
@@ -260,6 +312,31 @@ impl<M: LiveModel> Feed for TableFeed<M> {
                 sub.connection
             })
             .collect()
+    }
+}
+
+/// An event a method published, as the log holds it: under `@resource`, with
+/// `{"kind": .., "data": ..}` as its row.
+struct Published<'c> {
+    resource: &'c str,
+    kind: String,
+    data: Box<RawValue>,
+}
+
+impl<'c> Published<'c> {
+    fn of(change: &'c Change) -> Option<Self> {
+        #[derive(serde::Deserialize)]
+        struct Row {
+            kind: String,
+            data: Box<RawValue>,
+        }
+        let resource = change.table_name.strip_prefix('@')?;
+        let row: Row = serde_json::from_str(change.new_row.as_deref()?).ok()?;
+        Some(Published {
+            resource,
+            kind: row.kind,
+            data: row.data,
+        })
     }
 }
 
@@ -575,7 +652,10 @@ async fn deliver(inner: &Inner, changes: &[Change]) -> Result<(), DbError> {
             .collect()
     };
     for (key, table) in wanted {
-        let of_table: Vec<&Change> = changes.iter().filter(|c| c.table_name == table).collect();
+        let of_table: Vec<&Change> = changes
+            .iter()
+            .filter(|c| c.table_name == table || c.table_name.starts_with('@'))
+            .collect();
         if of_table.is_empty() {
             continue;
         }
@@ -622,12 +702,13 @@ async fn catch_up(
                  subscribe without `after`",
             ));
         }
-        let table = feed.table();
+        let tables = [feed.table().to_owned(), format!("@{}", feed.resource())];
         let mut after = from;
         while after < position {
+            let tables = tables.clone();
             let changes = inner
                 .db
-                .read(move |conn| log::read(conn, after, Some(position), Some(table), BATCH))
+                .read(move |conn| log::read(conn, after, Some(position), Some(&tables), BATCH))
                 .await?;
             let Some(last) = changes.last().map(|c| c.position) else {
                 break;

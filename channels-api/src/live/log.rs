@@ -190,28 +190,34 @@ fn load_bound(conn: &mut DbConnection, query: &str) -> QueryResult<i64> {
     Ok(bound.position)
 }
 
-/// Up to `limit` changes after `after`, up to `until` when given, of `table` when given,
-/// in position order.
+/// Up to `limit` changes after `after`, up to `until` when given, of the two `tables`
+/// when given (a table and its resource's published events), in position order.
 pub(crate) fn read(
     conn: &mut DbConnection,
     after: i64,
     until: Option<i64>,
-    table: Option<&str>,
+    tables: Option<&[String; 2]>,
     limit: i64,
 ) -> QueryResult<Vec<Change>> {
     let until = until.unwrap_or(i64::MAX);
+    let (first, second) = match tables {
+        Some([a, b]) => (Some(a.as_str()), Some(b.as_str())),
+        None => (None, None),
+    };
     match conn {
         DbConnection::Sqlite(c) => {
             let query = format!(
                 "SELECT position, table_name, old_row, new_row FROM {TABLE}
-                 WHERE position > ? AND position <= ? AND (? IS NULL OR table_name = ?)
+                 WHERE position > ? AND position <= ?
+                 AND (? IS NULL OR table_name = ? OR table_name = ?)
                  ORDER BY position LIMIT ?"
             );
             diesel::sql_query(query)
                 .bind::<BigInt, _>(after)
                 .bind::<BigInt, _>(until)
-                .bind::<Nullable<Text>, _>(table)
-                .bind::<Nullable<Text>, _>(table)
+                .bind::<Nullable<Text>, _>(first)
+                .bind::<Nullable<Text>, _>(first)
+                .bind::<Nullable<Text>, _>(second)
                 .bind::<BigInt, _>(limit)
                 .load(c)
         }
@@ -220,13 +226,15 @@ pub(crate) fn read(
                 "SELECT position, table_name, old_row::text AS old_row,
                         new_row::text AS new_row
                  FROM {TABLE}
-                 WHERE position > $1 AND position <= $2 AND ($3::text IS NULL OR table_name = $3)
-                 ORDER BY position LIMIT $4"
+                 WHERE position > $1 AND position <= $2
+                 AND ($3::text IS NULL OR table_name = $3 OR table_name = $4)
+                 ORDER BY position LIMIT $5"
             );
             diesel::sql_query(query)
                 .bind::<BigInt, _>(after)
                 .bind::<BigInt, _>(until)
-                .bind::<Nullable<Text>, _>(table)
+                .bind::<Nullable<Text>, _>(first)
+                .bind::<Nullable<Text>, _>(second)
                 .bind::<BigInt, _>(limit)
                 .load(c)
         }
@@ -289,5 +297,29 @@ pub(crate) fn prune(
         );
         conn.batch_execute(&record)?;
         Ok(deleted)
+    })
+}
+
+/// Records an event a method published for `resource`: in the log like a change, so every
+/// process delivers it in order and a resuming client receives it too.
+pub(crate) fn publish(conn: &mut DbConnection, resource: &str, row: &str) -> QueryResult<usize> {
+    let table = format!("@{resource}");
+    conn.transaction(|conn| match conn {
+        DbConnection::Sqlite(c) => diesel::sql_query(format!(
+            "INSERT INTO {TABLE} (table_name, op, new_row) VALUES (?, 'E', ?)"
+        ))
+        .bind::<Text, _>(table)
+        .bind::<Text, _>(row)
+        .execute(c),
+        DbConnection::Postgres(c) => {
+            // Ordered with the writes, as the triggers order them.
+            c.batch_execute(&format!("SELECT pg_advisory_xact_lock({ORDER_LOCK})"))?;
+            diesel::sql_query(format!(
+                "INSERT INTO {TABLE} (table_name, op, new_row) VALUES ($1, 'E', $2::jsonb)"
+            ))
+            .bind::<Text, _>(table)
+            .bind::<Text, _>(row)
+            .execute(c)
+        }
     })
 }
