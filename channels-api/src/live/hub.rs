@@ -91,9 +91,10 @@ impl<M: LiveModel> Subscription<M> {
     }
 }
 
-/// The feed of model `M`.
+/// The feed of model `M`: its subscriptions by connection, so that a disconnect costs
+/// what that connection held, not what every connection holds.
 struct TableFeed<M: LiveModel> {
-    subscriptions: Vec<Subscription<M>>,
+    by_connection: HashMap<u64, Vec<Subscription<M>>>,
 }
 
 /// One batch decoded: for each change, the row before and after.
@@ -101,9 +102,60 @@ struct Rows<M> {
     rows: Vec<(Option<M>, Option<M>)>,
 }
 
+/// What a visit of a subscription decided.
+enum Visit {
+    Keep,
+    /// Its queue was full: it ended (its notice is queued).
+    Ended,
+}
+
+impl<M: LiveModel> TableFeed<M> {
+    fn one(subscription: Subscription<M>) -> Self {
+        TableFeed {
+            by_connection: HashMap::from([(subscription.connection, vec![subscription])]),
+        }
+    }
+
+    /// Visits every open subscription; drops those that ended, and returns their
+    /// connections.
+    fn each(&mut self, mut visit: impl FnMut(&mut Subscription<M>) -> Visit) -> Vec<u64> {
+        let mut ended = Vec::new();
+        self.by_connection.retain(|connection, subscriptions| {
+            subscriptions.retain_mut(|sub| {
+                if sub.outbox.is_closed() {
+                    return false;
+                }
+                match visit(sub) {
+                    Visit::Keep => true,
+                    Visit::Ended => {
+                        ended.push(*connection);
+                        false
+                    }
+                }
+            });
+            !subscriptions.is_empty()
+        });
+        ended
+    }
+
+    /// Queues `text` for `sub`, or ends it when its queue is full.
+    fn push(sub: &mut Subscription<M>, position: i64, text: String) -> Visit {
+        if sub.outbox.push(&sub.id, text).is_err() {
+            end(sub, LAGGING);
+            return Visit::Ended;
+        }
+        sub.position = position;
+        Visit::Keep
+    }
+}
+
 impl<M: LiveModel> Feed for TableFeed<M> {
     fn table(&self) -> &'static str {
         M::TABLE
+    }
+
+    fn resource(&self) -> &'static str {
+        <M as crate::consumer::Consumer>::RESOURCE
     }
 
     fn key(&self) -> TypeId {
@@ -111,7 +163,7 @@ impl<M: LiveModel> Feed for TableFeed<M> {
     }
 
     fn is_empty(&self) -> bool {
-        self.subscriptions.is_empty()
+        self.by_connection.is_empty()
     }
 
     fn decode<'a>(&self, db: &'a Database, changes: &[&Change]) -> DecodeFuture<'a> {
@@ -166,15 +218,14 @@ impl<M: LiveModel> Feed for TableFeed<M> {
     }
 
     fn deliver(&mut self, changes: &[&Change], decoded: Decoded) -> Vec<u64> {
-        let mut connections = Vec::new();
-        let Ok(rows) = decoded.downcast::<Rows<M>>() else {
-            return connections;
-        };
         let mut ended = Vec::new();
+        let Ok(rows) = decoded.downcast::<Rows<M>>() else {
+            return ended;
+        };
         for (change, (old, new)) in changes.iter().zip(&rows.rows) {
             if let Some(published) = Published::of(change) {
                 if published.resource == self.resource() {
-                    connections.extend(self.deliver_published(
+                    ended.extend(self.deliver_published(
                         change.position,
                         &published.kind,
                         &published.data,
@@ -185,9 +236,10 @@ impl<M: LiveModel> Feed for TableFeed<M> {
             // Serialized at most once per change, shared by every subscription.
             let mut data: Option<Option<Box<RawValue>>> = None;
             let mut key: Option<Option<Box<RawValue>>> = None;
-            for (index, sub) in self.subscriptions.iter_mut().enumerate() {
-                if change.position <= sub.position || sub.outbox.is_closed() {
-                    continue;
+            let position = change.position;
+            ended.extend(self.each(|sub| {
+                if position <= sub.position {
+                    return Visit::Keep;
                 }
                 let before = old.as_ref().is_some_and(|row| sub.sees(row));
                 let after = new.as_ref().is_some_and(|row| sub.sees(row));
@@ -196,8 +248,8 @@ impl<M: LiveModel> Feed for TableFeed<M> {
                     (true, true) => "updated",
                     (true, false) => "deleted",
                     (false, false) => {
-                        sub.position = change.position;
-                        continue;
+                        sub.position = position;
+                        return Visit::Keep;
                     }
                 };
                 let body = if after {
@@ -212,42 +264,28 @@ impl<M: LiveModel> Feed for TableFeed<M> {
                         })
                     })
                 };
-                let Some(body) = body else { continue };
+                let Some(body) = body else {
+                    return Visit::Keep;
+                };
                 let event = Event {
                     resource: sub.resource,
                     kind,
                     subscription: &sub.id,
-                    position: change.position,
+                    position,
                     body: Body::Data(body),
                 };
                 let mut text = String::with_capacity(body.get().len() + 96);
                 sub.formatter.format_event(&event, &mut text);
-                if sub.outbox.push(&sub.id, text).is_err() {
-                    end(sub, LAGGING);
-                    ended.push(index);
-                    continue;
-                }
-                sub.position = change.position;
-            }
-            for index in ended.drain(..).rev() {
-                connections.push(self.subscriptions.swap_remove(index).connection);
-            }
+                Self::push(sub, position, text)
+            }));
         }
-        connections
-    }
-
-    fn resource(&self) -> &'static str {
-        <M as crate::consumer::Consumer>::RESOURCE
+        ended
     }
 
     fn deliver_published(&mut self, position: i64, kind: &str, data: &RawValue) -> Vec<u64> {
-        let mut connections = Vec::new();
-        let mut index = 0;
-        while index < self.subscriptions.len() {
-            let sub = &mut self.subscriptions[index];
-            if position <= sub.position || sub.outbox.is_closed() {
-                index += 1;
-                continue;
+        self.each(|sub| {
+            if position <= sub.position {
+                return Visit::Keep;
             }
             let event = Event {
                 resource: sub.resource,
@@ -258,20 +296,18 @@ impl<M: LiveModel> Feed for TableFeed<M> {
             };
             let mut text = String::with_capacity(data.get().len() + 96);
             sub.formatter.format_event(&event, &mut text);
-            if sub.outbox.push(&sub.id, text).is_err() {
-                end(sub, LAGGING);
-                connections.push(self.subscriptions.swap_remove(index).connection);
-                continue;
-            }
-            sub.position = position;
-            index += 1;
-        }
-        connections
+            Self::push(sub, position, text)
+        })
     }
 
     fn absorb(&mut self, other: Box<dyn Feed>) {
         if let Ok(other) = other.into_any().downcast::<TableFeed<M>>() {
-            self.subscriptions.extend(other.subscriptions);
+            for (connection, subscriptions) in other.by_connection {
+                self.by_connection
+                    .entry(connection)
+                    .or_default()
+                    .extend(subscriptions);
+            }
         }
     }
 
@@ -286,32 +322,39 @@ impl<M: LiveModel> Feed for TableFeed<M> {
         id: Option<&str>,
     ) -> Vec<Arc<str>> {
         let mut removed = Vec::new();
-        self.subscriptions.retain(|sub| {
-            let drop = sub.connection == connection
-                && resource.is_none_or(|r| r == sub.resource)
-                && id.is_none_or(|id| id == &*sub.id);
+        let Some(subscriptions) = self.by_connection.get_mut(&connection) else {
+            return removed;
+        };
+        subscriptions.retain(|sub| {
+            let drop =
+                resource.is_none_or(|r| r == sub.resource) && id.is_none_or(|id| id == &*sub.id);
             if drop {
                 removed.push(sub.id.clone());
             }
             !drop
         });
+        if subscriptions.is_empty() {
+            self.by_connection.remove(&connection);
+        }
         removed
     }
 
     fn advance_to(&mut self, position: i64) {
-        for sub in &mut self.subscriptions {
+        self.each(|sub| {
             sub.position = sub.position.max(position);
-        }
+            Visit::Keep
+        });
     }
 
     fn end_all(&mut self, why: &str) -> Vec<u64> {
-        self.subscriptions
-            .drain(..)
-            .map(|sub| {
+        let mut ended = Vec::new();
+        for (connection, subscriptions) in self.by_connection.drain() {
+            for sub in subscriptions {
                 end(&sub, why);
-                sub.connection
-            })
-            .collect()
+                ended.push(connection);
+            }
+        }
+        ended
     }
 }
 
@@ -510,9 +553,7 @@ impl Hub {
         let (done, answer) = oneshot::channel();
         let join = Join {
             connection: subscription.connection,
-            feed: Box::new(TableFeed::<M> {
-                subscriptions: vec![subscription],
-            }),
+            feed: Box::new(TableFeed::one(subscription)),
             from,
             done,
         };
@@ -724,8 +765,12 @@ async fn catch_up(
             }
         }
     }
-    // Its changes up to `position` are delivered or did not concern it.
+    // Its changes up to `position` are delivered or did not concern it. (A connection
+    // that closed meanwhile leaves nothing behind: `advance_to` drops it.)
     feed.advance_to(position);
+    if feed.is_empty() {
+        return Ok(());
+    }
     inner
         .registry
         .lock()
