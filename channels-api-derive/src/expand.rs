@@ -112,13 +112,6 @@ pub(crate) enum Backend {
 impl Backend {
     const ALL: [Backend; 2] = [Backend::Postgres, Backend::Sqlite];
 
-    fn variant(self) -> TokenStream {
-        match self {
-            Backend::Postgres => quote!(Postgres),
-            Backend::Sqlite => quote!(Sqlite),
-        }
-    }
-
     fn ty(self) -> TokenStream {
         match self {
             Backend::Postgres => quote!(__cp::diesel::pg::Pg),
@@ -136,17 +129,17 @@ impl Backend {
 }
 
 /// `match conn { Postgres(__conn) => body, Sqlite(__conn) => body }`: each query compiled
-/// against the concrete connection, where Diesel caches its prepared statement.
+/// against the concrete connection, where Diesel caches its prepared statement. The match
+/// is written by the runtime's `per_backend!`, which keeps the arms of the backends the
+/// runtime was built with (its features), so a backend left out costs no generated code.
 pub(crate) fn per_backend(body: impl Fn(Backend) -> TokenStream) -> TokenStream {
-    let arms = Backend::ALL.map(|backend| {
-        let variant = backend.variant();
-        let body = body(backend);
-        quote!(__cp::DbConnection::#variant(__conn) => { #body })
-    });
+    let postgres = body(Backend::Postgres);
+    let sqlite = body(Backend::Sqlite);
     quote! {
-        match conn {
-            #( #arms )*
-        }
+        __cp::per_backend!(match conn as __conn {
+            postgres => { #postgres }
+            sqlite => { #sqlite }
+        })
     }
 }
 
@@ -242,10 +235,21 @@ fn expand_filters(model: &Model<'_>) -> TokenStream {
         }
         parse_arms.push(quote!((#wire, _) => __cp::Result::Err(__cp::FilterError::Lookup),));
     }
+    // Each builder only where the runtime has its backend (`if_postgres!`, `if_sqlite!`).
     let where_fns = Backend::ALL.iter().zip(where_arms).map(|(backend, arms)| {
         let name = backend.where_fn();
         let db = backend.ty();
-        quote! {
+        let (gate, uses) = match backend {
+            Backend::Postgres => (
+                quote!(__cp::if_postgres!),
+                quote! {
+                    #[allow(unused_imports)]
+                    use ::channels_api::__private::diesel::PgTextExpressionMethods as _;
+                },
+            ),
+            Backend::Sqlite => (quote!(__cp::if_sqlite!), quote!()),
+        };
+        quote! { #gate {
             fn #name(
                 filters: &[__Filter],
             ) -> __cp::Option<
@@ -257,6 +261,7 @@ fn expand_filters(model: &Model<'_>) -> TokenStream {
                     >,
                 >,
             > {
+                #uses
                 let mut __out: __cp::Option<__cp::Box<dyn __cp::diesel::BoxableExpression<
                     #table::table,
                     #db,
@@ -277,7 +282,7 @@ fn expand_filters(model: &Model<'_>) -> TokenStream {
                 }
                 __out
             }
-        }
+        }}
     });
     quote! {
         #[doc(hidden)]
@@ -614,8 +619,7 @@ fn expand_model(model: &Model<'_>) -> TokenStream {
         #[allow(unused_imports)]
         use ::channels_api::__private::diesel::{
             BoolExpressionMethods as _, EscapeExpressionMethods as _,
-            NullableExpressionMethods as _, PgTextExpressionMethods as _,
-            TextExpressionMethods as _,
+            NullableExpressionMethods as _, TextExpressionMethods as _,
         };
 
         #filters

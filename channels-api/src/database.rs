@@ -5,6 +5,10 @@
 //! and takes its work from a bounded queue; the async task that asked waits for the answer
 //! on a oneshot channel. A slow query never stalls the threads that drive the sockets, and
 //! holds up only its own database thread. See [`Database`].
+//!
+//! Each backend is compiled in by a feature of this crate, `sqlite` and `postgres`, both on
+//! by default. A URL of a backend the build leaves out is refused by
+//! [`Database::connect`] with [`Error::Config`] naming the feature.
 
 mod executor;
 
@@ -12,10 +16,14 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use diesel::Connection;
+#[cfg(feature = "postgres")]
+use diesel::PgConnection;
+#[cfg(feature = "sqlite")]
+use diesel::SqliteConnection;
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::R2D2Connection;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness};
 use tokio::sync::watch;
 
@@ -26,7 +34,10 @@ pub use multi::{DbConnection, MultiBackend};
 
 #[allow(missing_docs, missing_debug_implementations, unreachable_pub)]
 mod multi {
-    use diesel::{PgConnection, SqliteConnection};
+    #[cfg(feature = "postgres")]
+    use diesel::PgConnection;
+    #[cfg(feature = "sqlite")]
+    use diesel::SqliteConnection;
 
     /// A connection to either supported backend.
     ///
@@ -42,12 +53,15 @@ mod multi {
     /// # Ok(n) }
     /// ```
     ///
-    /// Code that needs a backend's own features can match on the variants.
+    /// Code that needs a backend's own features can match on the variants. A variant
+    /// exists only when its backend's feature (`postgres`, `sqlite`) is on.
     #[derive(diesel::MultiConnection)]
     pub enum DbConnection {
         /// A PostgreSQL connection.
+        #[cfg(feature = "postgres")]
         Postgres(PgConnection),
         /// An SQLite connection.
+        #[cfg(feature = "sqlite")]
         Sqlite(SqliteConnection),
     }
 }
@@ -59,6 +73,32 @@ pub enum Backend {
     Sqlite,
     /// PostgreSQL, reached over the network.
     Postgres,
+}
+
+impl Backend {
+    /// Whether this build has the backend: its feature of this crate is on.
+    pub fn is_compiled(self) -> bool {
+        match self {
+            Backend::Sqlite => cfg!(feature = "sqlite"),
+            Backend::Postgres => cfg!(feature = "postgres"),
+        }
+    }
+
+    /// The feature of this crate that compiles the backend in.
+    fn feature(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+
+    /// The error for a URL of this backend when the build leaves it out.
+    fn not_compiled(self) -> String {
+        format!(
+            "this build has no {self} support: enable channels-api's `{}` feature",
+            self.feature()
+        )
+    }
 }
 
 impl fmt::Display for Backend {
@@ -144,6 +184,7 @@ fn open(
     statement_timeout: Duration,
 ) -> Result<DbConnection, diesel::ConnectionError> {
     Ok(match target {
+        #[cfg(feature = "postgres")]
         Target::Postgres(url) => {
             let mut conn = PgConnection::establish(url)?;
             // 0 turns PostgreSQL's timeout off, as it does in SQL.
@@ -154,8 +195,18 @@ fn open(
             .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
             DbConnection::Postgres(conn)
         }
+        #[cfg(feature = "sqlite")]
         Target::SqliteMemory => DbConnection::Sqlite(sqlite(":memory:", false)?),
+        #[cfg(feature = "sqlite")]
         Target::SqliteFile(path) => DbConnection::Sqlite(sqlite(path, read_only)?),
+        // `Database::connect_with` refuses such a target before any thread opens it.
+        #[allow(unreachable_patterns)]
+        _ => {
+            let _ = (read_only, statement_timeout);
+            return Err(diesel::ConnectionError::BadConnection(
+                target.backend().not_compiled(),
+            ));
+        }
     })
 }
 
@@ -163,7 +214,9 @@ fn open(
 /// was left inside a transaction.
 fn is_broken(conn: &mut DbConnection) -> bool {
     match conn {
+        #[cfg(feature = "postgres")]
         DbConnection::Postgres(c) => c.is_broken(),
+        #[cfg(feature = "sqlite")]
         DbConnection::Sqlite(c) => c.is_broken(),
     }
 }
@@ -171,6 +224,7 @@ fn is_broken(conn: &mut DbConnection) -> bool {
 /// Opens an SQLite database tuned for a server: write-ahead logging so readers never wait
 /// for the writer, a busy timeout so concurrent writers queue instead of failing, and
 /// foreign keys enforced.
+#[cfg(feature = "sqlite")]
 fn sqlite(path: &str, read_only: bool) -> Result<SqliteConnection, diesel::ConnectionError> {
     let mut conn = SqliteConnection::establish(path)?;
     conn.batch_execute(
@@ -303,7 +357,8 @@ impl Database {
     ///
     /// Accepted URLs: `sqlite://FILE` (created if missing; `sqlite:///abs/path` for an
     /// absolute path), `sqlite::memory:`, and `postgres://` or `postgresql://` URLs in
-    /// libpq's form.
+    /// libpq's form. A URL of a backend this build leaves out (its feature, `sqlite` or
+    /// `postgres`, is off) fails with [`Error::Config`].
     pub async fn connect(url: &str) -> Result<Self, Error> {
         Self::connect_with(url, DatabaseOptions::default()).await
     }
@@ -322,6 +377,9 @@ impl Database {
     pub async fn connect_with(url: &str, options: DatabaseOptions) -> Result<Self, Error> {
         let target = Target::parse(url)?;
         let backend = target.backend();
+        if !backend.is_compiled() {
+            return Err(Error::Config(backend.not_compiled()));
+        }
         let description: Arc<str> = format!("{target:?}").into();
         let threads = options.max_connections as usize;
         let (writers, readers) = match target {
@@ -485,7 +543,8 @@ impl Database {
     /// `postgres` on PostgreSQL, on the writer's connection. The schema's DDL differs
     /// between the two (an auto-incrementing key is `INTEGER PRIMARY KEY` on one and
     /// `SERIAL` on the other), so each backend keeps its own migrations folder, embedded
-    /// with `diesel_migrations::embed_migrations!`.
+    /// with `diesel_migrations::embed_migrations!`. An application of one backend needs
+    /// only that backend's folder: see [`Database::run_migrations`].
     pub async fn migrate(
         &self,
         sqlite: EmbeddedMigrations,
@@ -521,11 +580,15 @@ impl Database {
         let applied = self
             .write(move |conn| {
                 let missing = || format!("no migrations were given for {backend}");
+                // The migrations of a backend the build leaves out are never run.
+                let _ = (&sqlite, &postgres);
                 let applied = match conn {
+                    #[cfg(feature = "sqlite")]
                     DbConnection::Sqlite(c) => match sqlite {
                         Some(m) => c.run_pending_migrations(m).map(|v| v.len()),
                         None => return Ok(Err(missing())),
                     },
+                    #[cfg(feature = "postgres")]
                     DbConnection::Postgres(c) => match postgres {
                         Some(m) => c.run_pending_migrations(m).map(|v| v.len()),
                         None => return Ok(Err(missing())),
@@ -671,11 +734,43 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(db.read(count).await.unwrap(), 0);
-        let options = DatabaseOptions::default().max_connections(3).verify(false);
-        let pg = Database::connect_with("postgres://u:p@127.0.0.1:1/none", options)
-            .await
-            .unwrap();
-        assert_eq!(pg.executor.threads(), (3, 0));
+        #[cfg(feature = "postgres")]
+        {
+            let options = DatabaseOptions::default().max_connections(3).verify(false);
+            let pg = Database::connect_with("postgres://u:p@127.0.0.1:1/none", options)
+                .await
+                .unwrap();
+            assert_eq!(pg.executor.threads(), (3, 0));
+        }
+    }
+
+    /// A build without one of the backends refuses its URLs when connecting, unverified
+    /// or not, and says which feature would have it.
+    #[cfg(not(all(feature = "sqlite", feature = "postgres")))]
+    #[tokio::test]
+    async fn a_backend_left_out_is_refused_by_name() {
+        let (url, backend, feature) = if cfg!(feature = "postgres") {
+            ("sqlite::memory:", "SQLite", "sqlite")
+        } else {
+            (
+                "postgres://u:secret@127.0.0.1:1/none",
+                "PostgreSQL",
+                "postgres",
+            )
+        };
+        let verified = Database::connect(url).await.unwrap_err();
+        let unverified = DatabaseOptions::default().verify(false);
+        let unverified = Database::connect_with(url, unverified).await.unwrap_err();
+        for err in [verified, unverified] {
+            assert!(matches!(err, Error::Config(_)), "{err:?}");
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "configuration error: this build has no {backend} support: \
+                     enable channels-api's `{feature}` feature"
+                )
+            );
+        }
     }
 
     #[tokio::test]

@@ -63,10 +63,22 @@
 //!
 //! # Features
 //!
+//! - `sqlite` (on by default): the SQLite backend, with SQLite itself compiled in
+//!   (bundled); nothing to install.
+//! - `postgres` (on by default): the PostgreSQL backend; building links `libpq`.
 //! - `validator`: `#[validate(...)]` field rules on models, checked on `create`, `update`
 //!   and `patch` (off by default).
 //!
-//! Both database backends are always compiled in; building needs `libpq` for PostgreSQL.
+//! At least one backend is needed. An application of one backend turns the default
+//! features off and names it, `default-features = false, features = ["sqlite"]`: then
+//! neither this crate, Diesel nor the code the derive generates holds the other backend's
+//! code, and a SQLite-only binary does not link `libpq`. [`Database::connect`] refuses a
+//! URL of a backend the build leaves out, naming the feature to enable.
+
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+compile_error!(
+    "channels-api needs a database backend: enable its `sqlite` or `postgres` feature (or both)"
+);
 
 pub mod auth;
 pub mod consumer;

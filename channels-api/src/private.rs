@@ -31,6 +31,84 @@ pub use std::result::Result;
 pub use std::sync::Arc;
 pub use std::vec::Vec;
 
+// The backends in the derive's output follow this crate's features, not the features of
+// the crate that uses the derive: the macros below are defined by this crate, once per set
+// of backends, and generated code calls them.
+
+/// `match conn { Postgres(c) => pg, Sqlite(c) => sqlite }` with the arms of the backends
+/// this build has; the other arms' code is dropped unchecked.
+#[cfg(all(feature = "postgres", feature = "sqlite"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __channels_api_per_backend {
+    (match $conn:ident as $bind:ident { postgres => $pg:block sqlite => $sqlite:block }) => {
+        match $conn {
+            $crate::__private::DbConnection::Postgres($bind) => $pg,
+            $crate::__private::DbConnection::Sqlite($bind) => $sqlite,
+        }
+    };
+}
+
+/// `match conn { Postgres(c) => pg }`: this build has no SQLite.
+#[cfg(all(feature = "postgres", not(feature = "sqlite")))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __channels_api_per_backend {
+    (match $conn:ident as $bind:ident { postgres => $pg:block sqlite => $sqlite:block }) => {
+        match $conn {
+            $crate::__private::DbConnection::Postgres($bind) => $pg,
+        }
+    };
+}
+
+/// `match conn { Sqlite(c) => sqlite }`: this build has no PostgreSQL.
+#[cfg(not(feature = "postgres"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __channels_api_per_backend {
+    (match $conn:ident as $bind:ident { postgres => $pg:block sqlite => $sqlite:block }) => {
+        match $conn {
+            $crate::__private::DbConnection::Sqlite($bind) => $sqlite,
+        }
+    };
+}
+
+/// Its input when this build has PostgreSQL, else nothing.
+#[cfg(feature = "postgres")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __channels_api_if_postgres {
+    ($($tokens:tt)*) => { $($tokens)* };
+}
+
+/// Its input when this build has PostgreSQL, else nothing.
+#[cfg(not(feature = "postgres"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __channels_api_if_postgres {
+    ($($tokens:tt)*) => {};
+}
+
+/// Its input when this build has SQLite, else nothing.
+#[cfg(feature = "sqlite")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __channels_api_if_sqlite {
+    ($($tokens:tt)*) => { $($tokens)* };
+}
+
+/// Its input when this build has SQLite, else nothing.
+#[cfg(not(feature = "sqlite"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __channels_api_if_sqlite {
+    ($($tokens:tt)*) => {};
+}
+
+pub use __channels_api_if_postgres as if_postgres;
+pub use __channels_api_if_sqlite as if_sqlite;
+pub use __channels_api_per_backend as per_backend;
+
 diesel::define_sql_function! {
     /// SQLite's `instr`: where `needle` first occurs in `haystack`, from 1; 0 if nowhere.
     fn instr(haystack: diesel::sql_types::Nullable<diesel::sql_types::Text>, needle: diesel::sql_types::Text) -> diesel::sql_types::Nullable<diesel::sql_types::Integer>;

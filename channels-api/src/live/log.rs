@@ -163,7 +163,9 @@ END;
 /// Creates the log and the triggers, in one transaction.
 pub(crate) fn install(conn: &mut DbConnection, tables: &[Captured]) -> QueryResult<()> {
     let backend = match conn {
+        #[cfg(feature = "sqlite")]
         DbConnection::Sqlite(_) => Backend::Sqlite,
+        #[cfg(feature = "postgres")]
         DbConnection::Postgres(_) => Backend::Postgres,
     };
     let sql = install_sql(backend, tables);
@@ -184,7 +186,9 @@ pub(crate) fn pruned(conn: &mut DbConnection) -> QueryResult<i64> {
 
 fn load_bound(conn: &mut DbConnection, query: &str) -> QueryResult<i64> {
     let bound: Bound = match conn {
+        #[cfg(feature = "sqlite")]
         DbConnection::Sqlite(c) => diesel::sql_query(query).get_result(c)?,
+        #[cfg(feature = "postgres")]
         DbConnection::Postgres(c) => diesel::sql_query(query).get_result(c)?,
     };
     Ok(bound.position)
@@ -205,6 +209,7 @@ pub(crate) fn read(
         None => (None, None),
     };
     match conn {
+        #[cfg(feature = "sqlite")]
         DbConnection::Sqlite(c) => {
             let query = format!(
                 "SELECT position, table_name, old_row, new_row FROM {TABLE}
@@ -221,6 +226,7 @@ pub(crate) fn read(
                 .bind::<BigInt, _>(limit)
                 .load(c)
         }
+        #[cfg(feature = "postgres")]
         DbConnection::Postgres(c) => {
             let query = format!(
                 "SELECT position, table_name, old_row::text AS old_row,
@@ -255,6 +261,7 @@ pub(crate) fn prune(
     let age = i64::try_from(max_age_secs).unwrap_or(i64::MAX / 2);
     conn.transaction(|conn| {
         let cut: Bound = match conn {
+            #[cfg(feature = "sqlite")]
             DbConnection::Sqlite(c) => diesel::sql_query(format!(
                 "SELECT COALESCE(MAX(position), 0) AS position FROM {TABLE}
                  WHERE position < (SELECT MAX(position) FROM {TABLE}) AND position <= ?
@@ -265,6 +272,7 @@ pub(crate) fn prune(
             .bind::<BigInt, _>(age)
             .bind::<BigInt, _>(count)
             .get_result(c)?,
+            #[cfg(feature = "postgres")]
             DbConnection::Postgres(c) => diesel::sql_query(format!(
                 "SELECT COALESCE(MAX(position), 0) AS position FROM {TABLE}
                  WHERE position < (SELECT MAX(position) FROM {TABLE}) AND position <= $1
@@ -280,11 +288,13 @@ pub(crate) fn prune(
             return Ok(0);
         }
         let deleted = match conn {
+            #[cfg(feature = "sqlite")]
             DbConnection::Sqlite(c) => {
                 diesel::sql_query(format!("DELETE FROM {TABLE} WHERE position <= ?"))
                     .bind::<BigInt, _>(cut.position)
                     .execute(c)?
             }
+            #[cfg(feature = "postgres")]
             DbConnection::Postgres(c) => {
                 diesel::sql_query(format!("DELETE FROM {TABLE} WHERE position <= $1"))
                     .bind::<BigInt, _>(cut.position)
@@ -305,12 +315,14 @@ pub(crate) fn prune(
 pub(crate) fn publish(conn: &mut DbConnection, resource: &str, row: &str) -> QueryResult<usize> {
     let table = format!("@{resource}");
     conn.transaction(|conn| match conn {
+        #[cfg(feature = "sqlite")]
         DbConnection::Sqlite(c) => diesel::sql_query(format!(
             "INSERT INTO {TABLE} (table_name, op, new_row) VALUES (?, 'E', ?)"
         ))
         .bind::<Text, _>(table)
         .bind::<Text, _>(row)
         .execute(c),
+        #[cfg(feature = "postgres")]
         DbConnection::Postgres(c) => {
             // Ordered with the writes, as the triggers order them.
             c.batch_execute(&format!("SELECT pg_advisory_xact_lock({ORDER_LOCK})"))?;
