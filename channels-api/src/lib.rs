@@ -44,8 +44,9 @@
 //!
 //! # Modules
 //!
-//! - [`consumer`]: the [`Consumer`] and [`Model`] traits the derive implements, the
-//!   [`Builtin`] methods and their code.
+//! - [`consumer`]: the [`Consumer`] and [`Model`] traits the derive implements and the
+//!   [`Builtin`] methods; their code is in the private `builtin` module (create,
+//!   retrieve, update, patch, delete, list) and in [`live`] (subscribe, unsubscribe).
 //! - [`protocol`]: requests, replies ([`Reply`]) and the [`Formatter`] of responses.
 //! - [`query`]: filters and their [`Lookup`]s, ordering, and the [`Scope`] a consumer
 //!   keeps a connection in.
@@ -54,6 +55,9 @@
 //! - [`database`]: SQLite and PostgreSQL, queries run on database threads that own their
 //!   connections ([`Database`], [`DatabaseOptions`]).
 //! - [`router`] and [`server`]: paths, the handshake, the accept loop and shutdown.
+//!   Inside, privately: `handshake` (the HTTP head and upgrade), `connection` (one
+//!   socket's loop: frames, requests in order, queued events, close codes) and
+//!   `dispatch` (one request to its resource, method and answer).
 //! - [`limits`]: what one connection may cost ([`Limits`]).
 //! - [`live`]: `subscribe`, `unsubscribe` and the events of live data: the change log,
 //!   its guarantees, and [`LiveOptions`].
@@ -98,6 +102,7 @@ pub mod validation;
 mod builtin;
 mod connection;
 mod debugger;
+mod dispatch;
 mod handshake;
 
 pub use auth::{

@@ -1,12 +1,10 @@
-//! Routing: which consumers answer on which WebSocket path, and the dispatch of one
-//! request to its resource and method.
+//! Routing: which consumers answer on which WebSocket path, and the server's settings.
+//! One request's way to its resource and method is the `dispatch` module's.
 
 use std::fmt;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use futures_util::FutureExt;
 use tokio::net::ToSocketAddrs;
 use tokio_tungstenite::tungstenite::http;
 
@@ -14,32 +12,32 @@ use crate::auth::Authenticate;
 
 use serde_json::value::RawValue;
 
-use crate::consumer::{Builtin, Call, Consumer, Outcome};
-use crate::context::{ConnectionInfo, Context};
+use crate::consumer::{Call, Consumer, Outcome};
+use crate::context::Context;
 use crate::database::Database;
 use crate::error::{ApiError, Error};
 use crate::limits::Limits;
-use crate::live::{Captured, LiveConnection, LiveOptions};
-use crate::protocol::{Body, DefaultFormatter, Formatter, Request, Response};
+use crate::live::{Captured, LiveOptions};
+use crate::protocol::{DefaultFormatter, Formatter};
 use crate::schema::ResourceSchema;
 use crate::server::Server;
 
 type DispatchFn = for<'a> fn(&'static str, Call<'a>) -> Option<Outcome<'a>>;
 
 /// The resource name under which the built-in `api.schema` answers.
-const API: &str = "api";
+pub(crate) const API: &str = "api";
 
 /// One consumer registered on a path.
-struct Resource {
-    name: &'static str,
-    methods: &'static [&'static str],
-    dispatch: DispatchFn,
-    authorize: fn(&Context<'_>) -> Result<(), ApiError>,
-    schema: ResourceSchema,
-    own_formatter: Option<Arc<dyn Formatter>>,
-    formatter: Arc<dyn Formatter>,
+pub(crate) struct Resource {
+    pub(crate) name: &'static str,
+    pub(crate) methods: &'static [&'static str],
+    pub(crate) dispatch: DispatchFn,
+    pub(crate) authorize: fn(&Context<'_>) -> Result<(), ApiError>,
+    pub(crate) schema: ResourceSchema,
+    pub(crate) own_formatter: Option<Arc<dyn Formatter>>,
+    pub(crate) formatter: Arc<dyn Formatter>,
     /// The table and columns `subscribe` captures, when the resource offers it.
-    live: Option<Captured>,
+    pub(crate) live: Option<Captured>,
 }
 
 /// The consumers served on one WebSocket path.
@@ -49,10 +47,10 @@ pub(crate) struct Endpoint {
     pub(crate) echo: bool,
     /// Whether a resource of this path offers `subscribe`.
     pub(crate) live: bool,
-    resources: Vec<Resource>,
-    formatter: Arc<dyn Formatter>,
+    pub(crate) resources: Vec<Resource>,
+    pub(crate) formatter: Arc<dyn Formatter>,
     /// The `api.schema` answer, serialized once.
-    schema: Box<RawValue>,
+    pub(crate) schema: Box<RawValue>,
 }
 
 /// Maps WebSocket paths to consumers, and holds the server's settings.
@@ -481,181 +479,6 @@ async fn shutdown_signal() {
     }
 }
 
-impl Endpoint {
-    /// Answers one text frame: appends the response's text to `out`.
-    pub(crate) async fn handle(
-        &self,
-        text: &str,
-        db: &Database,
-        connection: &ConnectionInfo,
-        limits: &Limits,
-        live: Option<&LiveConnection>,
-        out: &mut String,
-    ) {
-        let request = match Request::parse(text, limits) {
-            Ok(request) => request,
-            Err(bad) => {
-                let response = error_response(bad.method_json, bad.request_id, &bad.error);
-                return self.formatter.format(&response, out);
-            }
-        };
-        let respond_error = |error: &ApiError, out: &mut String| {
-            let response = error_response(request.method_json, request.request_id, error);
-            self.formatter.format(&response, out)
-        };
-        let method = match request.method() {
-            Ok(method) => method,
-            Err(error) => return respond_error(&error, out),
-        };
-        if method == "api.schema" {
-            let response = Response {
-                method_json: request.method_json,
-                request_id: request.request_id,
-                status: 200,
-                body: Body::Data(&self.schema),
-            };
-            return self.formatter.format(&response, out);
-        }
-        let (resource, method) = match self.resolve(&method) {
-            Ok(found) => found,
-            Err(error) => return respond_error(&error, out),
-        };
-        let ctx = Context {
-            db,
-            connection,
-            resource: resource.name,
-            method,
-            limits,
-            formatter: &resource.formatter,
-            live,
-        };
-        // From here on, answers come from the resource and use its formatter.
-        let result = match (resource.authorize)(&ctx) {
-            Err(error) => Err(error),
-            Ok(()) => match (resource.dispatch)(method, Call::Run(&ctx, &request.payload)) {
-                Some(Outcome::Running(future)) => run(future, resource.name, method).await,
-                _ => Err(self.unknown_method(resource, method)),
-            },
-        };
-        if let Ok(reply) = &result {
-            // The envelope is small; the data is copied once, with no regrowth.
-            out.reserve(reply.data().map_or(0, |d| d.get().len()) + 128);
-        }
-        let response = match &result {
-            Ok(reply) => Response {
-                method_json: request.method_json,
-                request_id: request.request_id,
-                status: reply.status(),
-                body: reply.data().map_or(Body::Empty, Body::Data),
-            },
-            Err(error) => error_response(request.method_json, request.request_id, error),
-        };
-        resource.formatter.format(&response, out);
-    }
-
-    /// Finds the resource and the method's static name for `resource.method`.
-    fn resolve(&self, method: &str) -> Result<(&Resource, &'static str), ApiError> {
-        let Some((resource_name, method_name)) = method.split_once('.') else {
-            return Err(ApiError::field(
-                404,
-                "method",
-                format!(
-                    "`{method}` names no method: use \"resource.method\"; {}",
-                    self.resource_names()
-                ),
-            ));
-        };
-        let Some(resource) = self.resources.iter().find(|r| r.name == resource_name) else {
-            return Err(ApiError::field(
-                404,
-                "method",
-                format!(
-                    "unknown resource `{resource_name}`; {}",
-                    self.resource_names()
-                ),
-            ));
-        };
-        match resource.methods.iter().find(|m| **m == method_name) {
-            Some(name) => Ok((resource, name)),
-            None => Err(self.unknown_method(resource, method_name)),
-        }
-    }
-
-    /// 405 for a built-in method the resource does not enable, 404 for any other name.
-    fn unknown_method(&self, resource: &Resource, method: &str) -> ApiError {
-        let available = resource
-            .methods
-            .iter()
-            .map(|m| format!("{}.{m}", resource.name))
-            .collect::<Vec<_>>()
-            .join(", ");
-        if Builtin::from_name(method).is_some() {
-            ApiError::field(
-                405,
-                "method",
-                format!(
-                    "`{}.{method}` is not enabled on this resource; available: {available}",
-                    resource.name
-                ),
-            )
-        } else {
-            ApiError::field(
-                404,
-                "method",
-                format!(
-                    "unknown method `{}.{method}`; available: {available}",
-                    resource.name
-                ),
-            )
-        }
-    }
-
-    /// The resources of this path, for a message about a name that is none of them.
-    fn resource_names(&self) -> String {
-        let names: Vec<&str> = self.resources.iter().map(|r| r.name).collect();
-        format!(
-            "resources: {}; `{API}.schema` lists their methods",
-            names.join(", ")
-        )
-    }
-
-    /// Answers a request with `error` without running it, echoing its `method` and
-    /// `request_id` when they can be read.
-    pub(crate) fn refuse(&self, text: &str, limits: &Limits, error: &ApiError, out: &mut String) {
-        let response = match Request::parse(text, limits) {
-            Ok(request) => error_response(request.method_json, request.request_id, error),
-            Err(bad) => error_response(bad.method_json, bad.request_id, error),
-        };
-        self.formatter.format(&response, out);
-    }
-
-    /// Formats an error that concerns no request (a binary frame).
-    pub(crate) fn format_error(&self, error: &ApiError, out: &mut String) {
-        self.formatter
-            .format(&error_response(None, None, error), out);
-    }
-}
-
-/// Runs a method's future, turning a panic into a 500 that leaks nothing.
-async fn run(
-    future: crate::consumer::MethodFuture<'_>,
-    resource: &str,
-    method: &str,
-) -> Result<crate::Reply, ApiError> {
-    match AssertUnwindSafe(future).catch_unwind().await {
-        Ok(result) => result,
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            tracing::error!(resource, method, panic = %what, "method panicked");
-            Err(ApiError::internal())
-        }
-    }
-}
-
 /// What live data captures, and how it runs.
 pub(crate) struct Live {
     pub(crate) tables: Vec<Captured>,
@@ -680,18 +503,5 @@ impl Gate {
             (Some(hosts), Some(host)) => hosts.iter().any(|h| h.eq_ignore_ascii_case(host)),
             (Some(_), None) => false,
         }
-    }
-}
-
-fn error_response<'a>(
-    method_json: Option<&'a RawValue>,
-    request_id: Option<&'a RawValue>,
-    error: &'a ApiError,
-) -> Response<'a> {
-    Response {
-        method_json,
-        request_id,
-        status: error.status(),
-        body: Body::Errors(error.errors()),
     }
 }
