@@ -28,6 +28,9 @@ use crate::protocol::{Body, Event, Formatter};
 /// Changes read from the log at once.
 const BATCH: i64 = 500;
 
+/// Subscriptions added after one read of the log, at most.
+const JOINS_AT_ONCE: usize = 256;
+
 /// What a feed decodes from a batch: its models' rows, type-erased.
 type Decoded = Box<dyn Any + Send>;
 type DecodeFuture<'a> = Pin<Box<dyn Future<Output = Result<Decoded, DbError>> + Send + 'a>>;
@@ -599,13 +602,24 @@ async fn run(
             _ = stopped.changed() => return,
             join = joins.recv() => match join {
                 Some(join) => {
-                    // Bring the process up to date first, so the join's catch-up ends where
-                    // live delivery begins.
+                    // The joins waiting now, together: one read of the log brings the
+                    // process up to date first, so each catch-up ends where live
+                    // delivery begins.
+                    let mut waiting = vec![join];
+                    while waiting.len() < JOINS_AT_ONCE {
+                        match joins.try_recv() {
+                            Ok(join) => waiting.push(join),
+                            Err(_) => break,
+                        }
+                    }
                     if let Err(error) = advance(&inner, &mut position).await {
                         tracing::warn!(%error, "reading the change log failed");
                     }
-                    let result = catch_up(&inner, join.feed, join.connection, join.from, position).await;
-                    let _ = join.done.send(result);
+                    for join in waiting {
+                        let result =
+                            catch_up(&inner, join.feed, join.connection, join.from, position).await;
+                        let _ = join.done.send(result);
+                    }
                     continue;
                 }
                 None => return,
