@@ -2,6 +2,12 @@
  * The debugger page: connect to a channels-api server, build request templates from
  * `api.schema`, send requests and keep a history of requests, answers and pushed events.
  *
+ * A `subscribe` sent from the editor goes through the client's `subscribe`, so it is
+ * resumed after a reconnect like an application's; the subscriptions made are listed
+ * above the history, with their current id, last position, event count and a button
+ * that unsubscribes. An `unsubscribe` naming one of them ends it the same way. Pushed
+ * events show in the history, labelled with their subscription and position.
+ *
  * Query parameters: `?url=ws://...` presets the WebSocket URL, `&connect=1` connects on load.
  */
 
@@ -26,6 +32,9 @@ const ui = {
   send: $("send"),
   history: $("history"),
   clear: $("clear"),
+  subscriptions: $("subscriptions"),
+  subscriptionList: $("subscription-list"),
+  subscriptionTemplate: $("subscription-template"),
   schema: $("schema"),
   schemaJson: $("schema-json"),
   entryTemplate: $("entry-template"),
@@ -41,6 +50,13 @@ let editorDirty = false;
 const lastKeys = new Map();
 /** Numbers history entries. */
 let sequence = 0;
+/**
+ * Subscriptions made from this page, oldest first:
+ * `{ number, resource, query, handle, events }` (`handle` is the client's).
+ */
+let subscriptions = [];
+/** Numbers subscriptions: the server's ids change with each connection, these do not. */
+let subscriptionCount = 0;
 
 // --- connection --------------------------------------------------------------------------
 
@@ -81,9 +97,11 @@ function connect() {
   current.on("open", mine(() => {
     setStatus("open", `connected to ${url}`);
     loadSchema(current);
+    renderSubscriptions();
   }));
   current.on("close", mine(({ code }) => {
     setStatus("reconnecting", `connection closed${code ? ` (code ${code})` : ""}`);
+    renderSubscriptions();
   }));
   current.on("reconnecting", mine(({ attempt, delay }) => {
     setStatus("reconnecting", `reconnecting in ${delay} ms (attempt ${attempt})`);
@@ -106,6 +124,8 @@ function disconnect(resetStatus = true) {
     client = null;
     old.close();
   }
+  subscriptions = [];
+  renderSubscriptions();
   ui.connect.textContent = "Connect";
   ui.send.disabled = true;
   if (resetStatus) setStatus("disconnected");
@@ -217,12 +237,53 @@ function fillTemplate() {
   const method = currentMethod();
   if (!resource || !method) return;
   const request = { method: `${resource.name}.${method.name}` };
-  for (const name of method.arguments ?? []) request[name] = placeholder(resource, name);
-  const list = method.builtin && method.name === "list" ? resource.list : null;
+  const builtin = method.builtin ? method.name : null;
+  if (builtin === "subscribe") {
+    Object.assign(request, subscribeTemplate(resource));
+  } else if (builtin === "unsubscribe") {
+    const latest = subscriptions.findLast((sub) =>
+      sub.resource === resource.name && sub.handle.active && sub.handle.subscription !== null);
+    request.subscription = latest?.handle.subscription ?? "";
+  } else {
+    for (const name of method.arguments ?? []) request[name] = placeholder(resource, name);
+  }
+  const list = builtin === "list" ? resource.list : null;
   if (list) Object.assign(request, listTemplate(resource, list));
-  showListNote(list);
+  if (builtin === "subscribe") showSubscribeNote(resource);
+  else if (builtin === "unsubscribe") showUnsubscribeNote();
+  else showListNote(list);
   setEditor(request);
   editorDirty = false;
+}
+
+/**
+ * A `subscribe` request: a live query with the list's filter keys (each matching every
+ * row, for the user to narrow) and a snapshot of the first page.
+ */
+function subscribeTemplate(resource) {
+  const keys = resource.list ? filterTemplate(resource, resource.list) : {};
+  keys.snapshot = true;
+  keys.page_size = resource.list?.page_size ?? 50;
+  return keys;
+}
+
+/** Lists what `subscribe` accepts under the editor. */
+function showSubscribeNote(resource) {
+  const filters = resource.list?.filters.map((filter) => filter.field) ?? [];
+  ui.listNote.textContent = [
+    `live query: ${filters.length > 0 ? `the list's filter keys (${filters.join(", ")})` : "none"}`,
+    `"${resource.primary_key}": one row`,
+    '"snapshot": true adds the rows matching now (page, page_size, ordering)',
+    '"after": a position resumes',
+    "events show in the history, labelled by subscription; it resumes after a reconnect",
+  ].join(" · ");
+  ui.listNote.hidden = false;
+}
+
+function showUnsubscribeNote() {
+  ui.listNote.textContent = '"subscription": the id of one of the subscriptions listed ' +
+    "above the history; without it, every subscription of this resource ends";
+  ui.listNote.hidden = false;
 }
 
 /**
@@ -233,6 +294,12 @@ function fillTemplate() {
 function listTemplate(resource, list) {
   const keys = { page_size: list.page_size };
   if (list.ordering.length > 0) keys.ordering = list.ordering.join(",");
+  return Object.assign(keys, filterTemplate(resource, list));
+}
+
+/** One key per filter, with a value that matches every row. */
+function filterTemplate(resource, list) {
+  const keys = {};
   for (const filter of list.filters) {
     if (filter.lookups.includes("icontains")) keys[`${filter.field}__icontains`] = "";
     else if (filter.lookups.includes("isnull")) keys[`${filter.field}__isnull`] = false;
@@ -362,6 +429,10 @@ async function send() {
   const shown = { method, ...payload };
   const entry = addEntry({ kind: "request", title: method, request: shown });
   const started = performance.now();
+  const dot = method.lastIndexOf(".");
+  const [resource, methodName] = [method.slice(0, Math.max(0, dot)), method.slice(dot + 1)];
+  if (methodName === "subscribe" && subscribe(resource, payload, entry, started)) return;
+  if (methodName === "unsubscribe" && unsubscribe(resource, payload, entry, started)) return;
   let status;
   let answer;
   try {
@@ -370,9 +441,7 @@ async function send() {
     rememberKey(method, answer);
   } catch (failure) {
     status = failure instanceof ApiError ? failure.status : 0;
-    answer = failure instanceof ApiError && failure.response
-      ? failure.response
-      : { error: failure.message ?? String(failure) };
+    answer = failureBody(failure);
   }
   finishEntry(entry, status, answer, Math.round(performance.now() - started));
 }
@@ -387,6 +456,139 @@ function rememberKey(method, answer) {
   }
 }
 
+/** What to show of a failed request: the server's answer, or the client's error. */
+function failureBody(failure) {
+  return failure instanceof ApiError && failure.response
+    ? failure.response
+    : { error: failure.message ?? String(failure) };
+}
+
+// --- subscriptions ----------------------------------------------------------------------
+
+/**
+ * Sends an editor's `subscribe` through the client, so that it is resumed after a
+ * reconnect. Returns false, sending nothing, when the client would not send the payload
+ * as typed (e.g. a `page` without `snapshot`): it then goes out as a plain request, for
+ * the server to answer.
+ */
+function subscribe(resource, payload, entry, started) {
+  const { snapshot, page, page_size: pageSize, ordering, after, ...filters } = payload;
+  if (snapshot !== undefined && typeof snapshot !== "boolean") return false;
+  const options = { filters };
+  for (const [key, value] of Object.entries({ snapshot, page, pageSize, ordering, after })) {
+    if (value !== undefined) options[key] = value;
+  }
+  const sub = { number: 0, resource, query: payload, handle: null, events: 0 };
+  try {
+    sub.handle = client.subscribe(resource, (event, data, detail) => onSubscriptionEvent(sub, event, data, detail), options);
+  } catch (error) {
+    if (error instanceof TypeError) return false;
+    throw error;
+  }
+  subscriptionCount += 1;
+  sub.number = subscriptionCount;
+  sub.handle.ready.then(
+    () => {
+      finishEntry(entry, sub.handle.response.status, sub.handle.response, Math.round(performance.now() - started));
+      subscriptions.push(sub);
+      renderSubscriptions();
+    },
+    (failure) => {
+      finishEntry(entry, failure instanceof ApiError ? failure.status : 0, failureBody(failure),
+        Math.round(performance.now() - started));
+    },
+  );
+  return true;
+}
+
+/**
+ * Ends one of this page's subscriptions through its handle, when the editor's
+ * `unsubscribe` names it and nothing else; returns false otherwise (the request then
+ * goes out as it is, and the client ends the subscriptions its answer names).
+ */
+function unsubscribe(resource, payload, entry, started) {
+  const keys = Object.keys(payload);
+  if (keys.length !== 1 || keys[0] !== "subscription") return false;
+  const sub = subscriptions.find((candidate) => candidate.resource === resource &&
+    candidate.handle.active && candidate.handle.subscription === payload.subscription);
+  if (!sub) return false;
+  endSubscription(sub, entry, started);
+  return true;
+}
+
+/** Unsubscribes `sub`, showing the answer in `entry` (a new one when null). */
+async function endSubscription(sub, entry = null, started = performance.now()) {
+  if (entry === null) {
+    entry = addEntry({
+      kind: "request",
+      title: `${sub.resource}.unsubscribe`,
+      request: { method: `${sub.resource}.unsubscribe`, subscription: sub.handle.subscription },
+    });
+  }
+  subscriptions = subscriptions.filter((candidate) => candidate !== sub);
+  renderSubscriptions();
+  const answer = await sub.handle.unsubscribe();
+  const latency = Math.round(performance.now() - started);
+  if (answer !== null) finishEntry(entry, answer.status, answer, latency);
+  else finishEntry(entry, 0, { error: "no answer: the subscription ended with its connection" }, latency);
+}
+
+/** A subscription's callback: counts events, shows what the client itself reports. */
+function onSubscriptionEvent(sub, event, data, detail) {
+  if (detail.kind === "reset" || detail.kind === "ended") {
+    const entry = addEntry({ kind: "notice", title: event, badge: detail.kind });
+    labelEntry(entry, sub, detail.subscription, detail.kind, detail.position);
+    const why = detail.kind === "reset"
+      ? "the server no longer held the changes to resume from: subscribed again from now"
+      : "the subscription ended and will not be resumed";
+    finishEntry(entry, null, {
+      note: why,
+      ...(detail.error ? { error: detail.error.response ?? detail.error.message } : {}),
+      ...(data === null ? {} : { data }),
+    }, null);
+    if (detail.kind === "ended") subscriptions = subscriptions.filter((candidate) => candidate !== sub);
+  } else {
+    sub.events += 1;
+  }
+  renderSubscriptions();
+}
+
+/** Redraws the list of subscriptions above the history. */
+function renderSubscriptions() {
+  ui.subscriptions.hidden = subscriptions.length === 0;
+  ui.subscriptionList.replaceChildren(...subscriptions.map((sub) => {
+    const item = ui.subscriptionTemplate.content.firstElementChild.cloneNode(true);
+    const id = sub.handle.subscription;
+    item.dataset.number = String(sub.number);
+    item.dataset.resource = sub.resource;
+    item.dataset.subscription = id ?? "";
+    item.dataset.state = id !== null ? "live" : "resuming";
+    item.querySelector(".sub-name").textContent = `#${sub.number} ${sub.resource}`;
+    item.querySelector(".sub-id").textContent = id ?? "resuming…";
+    const { snapshot: _snapshot, page: _page, page_size: _size, ordering: _ordering, ...query } = sub.query;
+    item.querySelector(".sub-query").textContent =
+      Object.keys(query).length > 0 ? JSON.stringify(query) : "every row";
+    item.querySelector(".sub-position").textContent = `position ${sub.handle.position ?? "-"}`;
+    item.querySelector(".sub-count").textContent = `${sub.events} event${sub.events === 1 ? "" : "s"}`;
+    item.querySelector(".unsubscribe").addEventListener("click", () => endSubscription(sub));
+    return item;
+  }));
+}
+
+/** Labels an entry with its subscription (id, this page's number), event kind and position. */
+function labelEntry(entry, sub, subscription, kind, position) {
+  entry.dataset.subscription = subscription ?? "";
+  entry.dataset.eventKind = kind;
+  entry.dataset.position = position ?? "";
+  const tag = entry.querySelector(".tag");
+  tag.textContent = [
+    subscription ? `subscription ${subscription}` : null,
+    sub ? `#${sub.number}` : null,
+    position ? `position ${position}` : null,
+  ].filter(Boolean).join(" · ");
+  tag.hidden = tag.textContent === "";
+}
+
 function resend(request) {
   setEditor(request);
   editorDirty = true;
@@ -399,10 +601,24 @@ function resend(request) {
 /** Frames that answer no request of ours: pushed events and anything unsolicited. */
 function onFrame(frame) {
   if (frame === null || typeof frame !== "object") return;
-  if (frame.request_id !== undefined) return; // an answer: shown by send()
+  if (frame.request_id !== undefined) {
+    // An answer: shown by send(). One may be a resume's, which changes a subscription's id.
+    if (subscriptions.length > 0) queueMicrotask(renderSubscriptions);
+    return;
+  }
   if (typeof frame.event === "string") {
-    const entry = addEntry({ kind: "event", title: frame.event });
+    const kind = frame.event.slice(frame.event.lastIndexOf(".") + 1);
+    const entry = addEntry({ kind: "event", title: frame.event, badge: kind });
+    // The client routes the frame after this handler: the subscription's id is current.
+    const sub = subscriptions.find((candidate) => frame.subscription !== undefined &&
+      candidate.handle.subscription === frame.subscription &&
+      frame.event.startsWith(`${candidate.resource}.`));
+    const subscription = typeof frame.subscription === "string" ? frame.subscription : null;
+    const position = typeof frame.position === "string" ? frame.position : null;
+    labelEntry(entry, sub ?? null, subscription, kind, position);
     finishEntry(entry, null, frame, null);
+    // Once the client has handled it (a resume changes the id): redraw.
+    queueMicrotask(renderSubscriptions);
   } else {
     const entry = addEntry({ kind: "message", title: frame.method ?? "message from the server" });
     finishEntry(entry, typeof frame.status === "number" ? frame.status : null, frame, null);
@@ -413,7 +629,7 @@ function onFrame(frame) {
  * Adds a history entry on top: `li.entry[data-kind][data-status]`. A request's entry is
  * `data-status="pending"` until {@link finishEntry} fills in the answer.
  */
-function addEntry({ kind, title, request = null }) {
+function addEntry({ kind, title, request = null, badge = kind }) {
   const entry = ui.entryTemplate.content.firstElementChild.cloneNode(true);
   sequence += 1;
   entry.dataset.kind = kind;
@@ -433,7 +649,7 @@ function addEntry({ kind, title, request = null }) {
     entry.querySelector(".request").closest(".part").remove();
     entry.querySelector(".response").closest(".part").querySelector("h3").textContent = kind;
     resendButton.remove();
-    setBadge(entry, kind);
+    setBadge(entry, kind, badge);
   }
   ui.history.prepend(entry);
   while (ui.history.children.length > HISTORY_LIMIT) ui.history.lastElementChild.remove();
@@ -447,17 +663,17 @@ function finishEntry(entry, status, body, latency) {
   if (latency !== null) entry.querySelector(".latency").textContent = `${latency} ms`;
 }
 
-function setBadge(entry, status) {
+function setBadge(entry, status, label = status) {
   const badge = entry.querySelector(".status-badge");
   entry.classList.remove("status-pending", "status-2xx", "status-4xx", "status-5xx",
-    "status-error", "status-other", "status-event", "status-message");
+    "status-error", "status-other", "status-event", "status-message", "status-notice");
   if (typeof status === "number") {
     entry.dataset.status = String(status);
     badge.textContent = status === 0 ? "failed" : String(status);
     entry.classList.add(statusClass(status));
   } else {
     if (status === "pending") entry.dataset.status = "pending";
-    badge.textContent = status;
+    badge.textContent = label;
     entry.classList.add(`status-${status}`);
   }
 }

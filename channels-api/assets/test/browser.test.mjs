@@ -1,7 +1,8 @@
 // End-to-end tests of the debugger page in headless Chromium, with Node's own test runner.
 //
 // - CHANNELS_API_TEST_HTTP_URL: a polls server started WITH --debug (e.g.
-//   http://127.0.0.1:8765); its page at /channels-api/ is driven like a user would.
+//   http://127.0.0.1:8765); its page at /channels-api/ is driven like a user would,
+//   with a second page writing while the first one subscribes.
 // - CHANNELS_API_TEST_HTTP_URL_NODEBUG: a polls server started WITHOUT --debug; its
 //   /channels-api/ must answer 404.
 // - CHROMIUM: the browser to run (default /usr/bin/chromium, Debian's `chromium` package).
@@ -202,7 +203,8 @@ async function waitForEntries(page, status, count) {
   try {
     await page.waitForFunction(
       (selector, wanted) => document.querySelectorAll(selector).length >= wanted,
-      { timeout: WAIT },
+      // Polled by time: a page in the background gets no animation frames.
+      { timeout: WAIT, polling: 50 },
       `#history > li.entry[data-status="${status}"]`,
       count,
     );
@@ -213,6 +215,17 @@ async function waitForEntries(page, status, count) {
       `(${error.message}); history: ${JSON.stringify(seen)}`);
   }
   return entries(page, status);
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Puts `request` in a page's editor, as pasted text. */
+async function setEditor(page, request) {
+  await page.$eval("#request", (area, text) => {
+    area.value = text;
+    area.dispatchEvent(new Event("input", { bubbles: true }));
+  }, JSON.stringify(request, null, 2));
+  assert.equal(await page.$eval("#request-error", (el) => el.hidden), true, "no editor error");
 }
 
 /** The `.response` of an entry, parsed; it must be pretty-printed JSON. */
@@ -235,6 +248,11 @@ describe("debugger page (server with --debug)", {
   let log = null;
   let first = null;
   let savedFailure = false;
+  /** The id of the subscription made from the page, and a second page writing. */
+  let subscription = null;
+  let other = null;
+  let otherLog = null;
+  const liveText = "Which browser shows live events?";
 
   before(async () => {
     // Failure artifacts of an earlier run would be misleading.
@@ -247,6 +265,7 @@ describe("debugger page (server with --debug)", {
 
   after(async () => {
     await page?.close().catch(() => {});
+    await other?.close().catch(() => {});
   });
 
   /** A test that, on the suite's first failure, saves a screenshot and the page's HTML. */
@@ -371,6 +390,147 @@ describe("debugger page (server with --debug)", {
       { timeout: WAIT },
     );
     assert.equal(await page.$eval("#list-note", (el) => el.hidden), true);
+  });
+
+  step("subscribes from the method picker: 200 with an id and the snapshot, listed above the history", async () => {
+    await page.select("#resource", "question");
+    await page.waitForFunction(
+      () => [...document.querySelectorAll("#method option")].some((o) => o.value === "subscribe"),
+      { timeout: WAIT },
+    );
+    await page.select("#method", "subscribe");
+    await page.waitForFunction(
+      () => document.querySelector("#request").value.includes('"question.subscribe"'),
+      { timeout: WAIT },
+    );
+    const template = JSON.parse(await page.$eval("#request", (area) => area.value));
+    assert.equal(template.snapshot, true, JSON.stringify(template));
+    assert.equal(template.page_size, 50, JSON.stringify(template));
+    assert.equal(template.question_text__icontains, "", JSON.stringify(template));
+    assert.equal("after" in template, false, JSON.stringify(template));
+    const note = await page.$eval("#list-note", (el) => (el.hidden ? "" : el.textContent));
+    assert.match(note, /live query/, note);
+    assert.match(note, /"after"/, note);
+
+    // A live query on the questions about browsers.
+    template.question_text__icontains = "BROWSER";
+    await setEditor(page, template);
+    const before = (await entries(page, "200")).length;
+    await page.click("#send");
+    const answered = await waitForEntries(page, "200", before + 1);
+    const body = parseResponse(answered[0]);
+    assert.equal(body.method, "question.subscribe");
+    assert.equal(typeof body.data.subscription, "string", answered[0].response);
+    assert.equal(typeof body.data.position, "string", answered[0].response);
+    assert.equal(body.data.count, 2, answered[0].response);
+    assert.ok(body.data.results.every((row) => row.question_text === text), answered[0].response);
+    subscription = body.data.subscription;
+
+    await page.waitForSelector(`#subscription-list > li[data-subscription="${subscription}"]`);
+    const listed = await page.$eval(`#subscription-list > li[data-subscription="${subscription}"]`, (item) => ({
+      resource: item.dataset.resource,
+      id: item.querySelector(".sub-id").textContent,
+      query: item.querySelector(".sub-query").textContent,
+      count: item.querySelector(".sub-count").textContent,
+    }));
+    const { snapshot: _snapshot, page_size: _size, method: _method, ...query } = template;
+    assert.deepEqual({ ...listed, query: JSON.parse(listed.query) }, {
+      resource: "question",
+      id: subscription,
+      query,
+      count: "0 events",
+    });
+  });
+
+  step("a row created from a second page arrives in the first as an event of that subscription", async () => {
+    assert.ok(subscription !== null, "needs the subscription of the previous test");
+    const browser = await getBrowser();
+    ({ page: other, log: otherLog } = await newPage(browser));
+    const response = await other.goto(`${DEBUG_URL}/channels-api/?connect=1`, { waitUntil: "load" });
+    assert.equal(response.status(), 200);
+    await other.waitForSelector('#status[data-state="open"]');
+    await other.waitForSelector('body[data-schema="loaded"]');
+
+    // Outside the live query: no event. Then one inside it.
+    for (const [n, questionText] of ["Which editor do you use?", liveText].entries()) {
+      await setEditor(other, { method: "question.create", question_text: questionText });
+      await other.click("#send");
+      const created = await waitForEntries(other, "201", n + 1);
+      assert.equal(parseResponse(created[0]).data.question_text, questionText);
+    }
+    const row = parseResponse((await entries(other, "201"))[0]).data;
+
+    const selector = `#history > li.entry[data-kind="event"][data-subscription="${subscription}"]`;
+    await page.waitForSelector(selector);
+    await sleep(300); // an event for the row outside the query would be here by now
+    const events = await page.$$eval(selector, (items) => items.map((item) => ({
+      kind: item.dataset.eventKind,
+      position: item.dataset.position,
+      badge: item.querySelector(".status-badge").textContent,
+      title: item.querySelector(".title").textContent,
+      tag: item.querySelector(".tag").textContent,
+      response: item.querySelector(".response").textContent,
+    })));
+    assert.equal(events.length, 1, JSON.stringify(events));
+    const [event] = events;
+    const frame = JSON.parse(event.response);
+    assert.equal(frame.event, "question.created");
+    assert.equal(frame.subscription, subscription);
+    assert.deepEqual(frame.data, row);
+    assert.equal(event.kind, "created");
+    assert.equal(event.badge, "created");
+    assert.equal(event.position, frame.position);
+    assert.match(event.title, /question\.created$/);
+    assert.equal(event.tag, `subscription ${subscription} · #1 · position ${frame.position}`);
+    await page.waitForFunction(
+      (id) => document.querySelector(`#subscription-list > li[data-subscription="${id}"] .sub-count`)
+        ?.textContent === "1 event",
+      { timeout: WAIT, polling: 50 }, // the page is in the background: no animation frames
+      subscription,
+    );
+    const position = await page.$eval(`#subscription-list > li[data-subscription="${subscription}"] .sub-position`,
+      (el) => el.textContent);
+    assert.equal(position, `position ${frame.position}`);
+  });
+
+  step("unsubscribes from the method picker; later rows no longer arrive", async () => {
+    assert.ok(subscription !== null && other !== null, "needs the previous tests");
+    // A page in the background gets no animation frames: bring this one back.
+    await page.bringToFront();
+    await page.select("#method", "unsubscribe");
+    await page.waitForFunction(
+      () => document.querySelector("#request").value.includes('"question.unsubscribe"'),
+      { timeout: WAIT },
+    );
+    const template = JSON.parse(await page.$eval("#request", (area) => area.value));
+    assert.deepEqual(template, { method: "question.unsubscribe", subscription });
+    const before = (await entries(page, "200")).length;
+    await page.click("#send");
+    const answered = await waitForEntries(page, "200", before + 1);
+    const body = parseResponse(answered[0]);
+    assert.equal(body.method, "question.unsubscribe");
+    assert.deepEqual(body.data, { unsubscribed: [subscription] });
+    await page.waitForSelector("#subscriptions", { hidden: true });
+
+    await other.bringToFront(); // clicks need a page that renders
+    await setEditor(other, { method: "question.create", question_text: `${liveText} Again?` });
+    await other.click("#send");
+    await waitForEntries(other, "201", 3);
+    await sleep(300);
+    const count = await page.$$eval('#history > li.entry[data-kind="event"]', (items) => items.length);
+    assert.equal(count, 1, "no event after the unsubscribe");
+    assert.deepEqual(otherLog.pageErrors, [], "uncaught exceptions in the second page");
+    assert.deepEqual(otherLog.consoleErrors, [], "console errors in the second page");
+    await other.close();
+    other = null;
+
+    await page.bringToFront();
+    // Back to create, so the screenshot shows the create form.
+    await page.select("#method", "create");
+    await page.waitForFunction(
+      () => document.querySelector("#request").value.includes('"question.create"'),
+      { timeout: WAIT },
+    );
   });
 
   step("screenshot", async (t) => {

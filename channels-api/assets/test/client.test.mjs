@@ -4,7 +4,8 @@
 //   example, at CHANNELS_API_TEST_WS_URL (e.g. ws://127.0.0.1:8765/); skipped when unset.
 //   `./run.sh` builds and starts one, then runs these tests.
 // - "against a fake server" uses small `ws` servers on 127.0.0.1 to test what a real
-//   server cannot show on demand: timeouts, dropped connections, backoff, resubscribing.
+//   server cannot show on demand: timeouts, dropped connections, backoff, resuming
+//   subscriptions, a 410 on resume, the server ending a subscription.
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -153,6 +154,249 @@ describe("against a real server", {
   });
 });
 
+// --- live data against a real server ------------------------------------------------------
+
+/** A callback that records every call as `{ event, data, kind, subscription, position, error }`. */
+function recorder() {
+  const events = [];
+  return { events, callback: (event, data, detail) => events.push({ event, data, ...detail }) };
+}
+
+/** Closes a socket the way a network failure would (`ws` can; a browser-style one closes). */
+function kill(socket) {
+  if (typeof socket.terminate === "function") socket.terminate();
+  else socket.close();
+}
+
+describe("live data against a real server", {
+  skip: REAL_URL ? false : "CHANNELS_API_TEST_WS_URL is not set: run ./run.sh",
+}, () => {
+  const clients = [];
+  /** A connected client of the real server, closed after the suite. */
+  const connected = async (options = {}) => {
+    const client = new ApiClient(REAL_URL, { WebSocket, timeout: 5000, ...options });
+    clients.push(client);
+    await within(10000, client.connect(), "connect()");
+    return client;
+  };
+  /** A word no other test's rows contain. */
+  let tags = 0;
+  const tag = () => `live${process.pid}x${Date.now().toString(36)}x${tags++}`;
+  let writer;
+
+  before(async () => {
+    writer = await connected();
+  });
+  after(() => {
+    for (const client of clients) client.close();
+  });
+
+  test("a live query sends matching rows only; rows edited out of it arrive as deleted, into it as created", async () => {
+    const word = tag();
+    const api = await connected();
+    const { events, callback } = recorder();
+    const live = api.subscribe("question", callback, { filters: { question_text__icontains: word } });
+    const ready = await within(5000, live.ready, "ready");
+    assert.match(ready.subscription, /\S/);
+    assert.equal(typeof ready.position, "string");
+    assert.deepEqual(Object.keys(ready).sort(), ["position", "subscription"], "no snapshot asked for");
+    assert.equal(live.subscription, ready.subscription);
+
+    const a = (await writer.create("question", { question_text: `${word} A` })).data;
+    const b = (await writer.create("question", { question_text: "outside B" })).data;
+    await writer.patch("question", a.id, { question_text: `${word.toUpperCase()} A, edited` });
+    await writer.patch("question", b.id, { question_text: "outside B, edited" });
+    await writer.patch("question", a.id, { question_text: "A left the query" });
+    await writer.patch("question", b.id, { question_text: `B joined ${word}` });
+    await writer.delete("question", b.id);
+    await writer.delete("question", a.id); // outside the query: no event
+
+    await waitFor(() => events.length >= 5, "five events", 5000);
+    await sleep(200);
+    assert.deepEqual(events.map((e) => [e.event, e.kind, e.data.id]), [
+      ["question.created", "created", a.id],
+      ["question.updated", "updated", a.id],
+      ["question.deleted", "deleted", a.id],
+      ["question.created", "created", b.id],
+      ["question.deleted", "deleted", b.id],
+    ]);
+    assert.deepEqual(events[0].data, a, "created carries the row as retrieve answers it");
+    assert.equal(events[1].data.question_text, `${word.toUpperCase()} A, edited`);
+    assert.deepEqual(events[2].data, { id: a.id }, "a row leaving the query: only its key");
+    assert.equal(events[3].data.question_text, `B joined ${word}`);
+    for (const event of events) {
+      assert.equal(event.subscription, ready.subscription);
+      assert.equal(typeof event.position, "string");
+      assert.equal(event.error, null);
+    }
+    assert.equal(new Set(events.map((e) => e.position)).size, events.length, "one position per change");
+    assert.equal(live.position, events.at(-1).position);
+  });
+
+  test("a subscription to one row by its key sees that row only", async () => {
+    const api = await connected();
+    const mine = (await writer.create("question", { question_text: "mine" })).data;
+    const other = (await writer.create("question", { question_text: "other" })).data;
+    const { events, callback } = recorder();
+    const live = api.subscribe("question", callback, { id: mine.id });
+    await within(5000, live.ready, "ready");
+    await writer.patch("question", other.id, { question_text: "other, edited" });
+    await writer.patch("question", mine.id, { question_text: "mine, edited" });
+    await writer.delete("question", other.id);
+    await writer.delete("question", mine.id);
+    await waitFor(() => events.length >= 2, "two events", 5000);
+    await sleep(200);
+    assert.deepEqual(events.map((e) => [e.kind, e.data.id]), [["updated", mine.id], ["deleted", mine.id]]);
+    assert.equal(events[0].data.question_text, "mine, edited");
+  });
+
+  test("a snapshot answers the matching rows at a position; the events are the changes after it", async () => {
+    const word = tag();
+    const rows = [];
+    for (const n of [1, 2, 3]) rows.push((await writer.create("question", { question_text: `${word} ${n}` })).data);
+    const api = await connected();
+    const { events, callback } = recorder();
+    const live = api.subscribe("question", callback,
+      { filters: { question_text__icontains: word }, snapshot: true, pageSize: 2, ordering: "-id" });
+    const data = await within(5000, live.ready, "ready");
+    assert.equal(data.count, 3);
+    assert.equal(data.page, 1);
+    assert.equal(data.page_size, 2);
+    assert.deepEqual(data.results, [rows[2], rows[1]]);
+    assert.equal(typeof data.position, "string");
+    assert.equal(live.position, data.position);
+
+    const fourth = (await writer.create("question", { question_text: `${word} 4` })).data;
+    await writer.patch("question", rows[0].id, { question_text: `${word} 1, edited` });
+    await waitFor(() => events.length >= 2, "two events", 5000);
+    await sleep(200);
+    assert.deepEqual(events.map((e) => [e.kind, e.data]), [
+      ["created", fourth],
+      ["updated", { ...rows[0], question_text: `${word} 1, edited` }],
+    ]);
+    assert.notEqual(events[0].position, data.position);
+  });
+
+  test("`after` replays exactly the changes after a position, then goes on live", async () => {
+    const word = tag();
+    const first = await connected();
+    const start = await within(5000,
+      first.subscribe("question", () => {}, { filters: { question_text__icontains: word } }).ready, "ready");
+    const made = [];
+    for (const n of [1, 2, 3]) made.push((await writer.create("question", { question_text: `${word} ${n}` })).data);
+    await writer.delete("question", made[1].id);
+
+    const api = await connected();
+    const { events, callback } = recorder();
+    const live = api.subscribe("question", callback,
+      { filters: { question_text__icontains: word }, after: start.position, snapshot: true });
+    const data = await within(5000, live.ready, "ready");
+    assert.equal(data.position, start.position);
+    assert.equal(data.results, undefined, "a resume has no snapshot");
+    const fourth = (await writer.create("question", { question_text: `${word} 4` })).data;
+    await waitFor(() => events.length >= 5, "five events", 5000);
+    await sleep(200);
+    assert.deepEqual(events.map((e) => [e.kind, e.data.id]), [
+      ["created", made[0].id], ["created", made[1].id], ["created", made[2].id],
+      ["deleted", made[1].id], ["created", fourth.id],
+    ]);
+
+    // A position never given out is refused, and the subscription does not start.
+    const errors = [];
+    api.on("error", (error) => errors.push(error));
+    const wrong = api.subscribe("question", () => {}, { after: "999999999999" });
+    await assert.rejects(within(5000, wrong.ready, "ready"), (error) => {
+      assert.ok(error instanceof ApiError);
+      assert.equal(error.status, 400);
+      assert.ok(Array.isArray(error.errors.after), JSON.stringify(error.errors));
+      return true;
+    });
+    assert.equal(wrong.active, false);
+    assert.deepEqual(errors.map((error) => error.status), [400]);
+  });
+
+  test("unsubscribe ends the subscription on the server", async () => {
+    const word = tag();
+    const api = await connected();
+    const { events, callback } = recorder();
+    const live = api.subscribe("question", callback, { filters: { question_text__icontains: word } });
+    const { subscription } = await within(5000, live.ready, "ready");
+    const answer = await within(5000, live.unsubscribe(), "unsubscribe()");
+    assert.equal(answer.status, 200);
+    assert.deepEqual(answer.data, { unsubscribed: [subscription] });
+    await writer.create("question", { question_text: `${word} after the end` });
+    await sleep(300);
+    assert.deepEqual(events, []);
+    await assert.rejects(api.request("question.unsubscribe", { subscription }), { name: "ApiError", status: 404 });
+  });
+
+  test("automatic resume: the connection dies mid-stream, and each write arrives exactly once, in order", async () => {
+    const sockets = [];
+    const sent = [];
+    /** The WebSocket class, recording each socket and each frame it sends. */
+    class Recorded extends WebSocket {
+      constructor(...args) {
+        super(...args);
+        sockets.push(this);
+      }
+      send(data, ...rest) {
+        sent.push({ socket: sockets.indexOf(this), frame: JSON.parse(data) });
+        return super.send(data, ...rest);
+      }
+    }
+    const word = tag();
+    const api = await connected({ WebSocket: Recorded, backoff: { initial: 150, max: 300 } });
+    let positionAtClose = null;
+    let closes = 0;
+    api.on("close", () => {
+      closes += 1;
+      positionAtClose = live.position;
+    });
+    const { events, callback } = recorder();
+    const live = api.subscribe("question", callback, { filters: { question_text__icontains: word } });
+    await within(5000, live.ready, "ready");
+
+    // Writes from another connection, one after the other; the subscriber's socket dies
+    // once it has received ten events, and the writes go on while it is away.
+    const expected = [];
+    let killed = false;
+    let whileAway = 0;
+    for (let i = 0; i < 40; i++) {
+      const { data } = await writer.create("question", { question_text: `${word} ${i}` });
+      expected.push(["created", data.id, data.question_text]);
+      if (i % 4 === 3) {
+        const { data: edited } = await writer.patch("question", data.id, { question_text: `${word} ${i}, edited` });
+        expected.push(["updated", edited.id, edited.question_text]);
+      }
+      if (i % 10 === 9) {
+        await writer.patch("question", data.id, { question_text: `gone ${i}` });
+        expected.push(["deleted", data.id, undefined]);
+      }
+      if (!api.connected) whileAway += 1;
+      if (!killed && events.length >= 10) {
+        kill(sockets.at(-1));
+        killed = true;
+      }
+    }
+    assert.ok(killed, "the socket was killed mid-stream");
+    assert.ok(whileAway > 0, "some writes happened while the subscriber was away");
+
+    await waitFor(() => events.length >= expected.length, `${expected.length} events`, 10000);
+    await sleep(300); // a duplicate would arrive by now
+    assert.equal(closes, 1);
+    assert.deepEqual(events.map((e) => [e.kind, e.data.id, e.data.question_text]), expected);
+    assert.equal(new Set(events.map((e) => e.position)).size, events.length, "no change twice");
+
+    // The resume asked for the changes after the last position seen, with the same filter.
+    const resumes = sent.filter((entry) => entry.socket === 1 && entry.frame.method === "question.subscribe");
+    assert.equal(resumes.length, 1, JSON.stringify(sent));
+    const { request_id: _id, ...resume } = resumes[0].frame;
+    assert.deepEqual(resume, { method: "question.subscribe", question_text__icontains: word, after: positionAtClose });
+    assert.equal(live.active, true);
+    assert.ok(live.subscription !== null);
+  });
+});
+
 // --- against a fake server --------------------------------------------------------------
 
 /**
@@ -196,6 +440,49 @@ async function fakeServer({ handle = answer200 } = {}) {
 
 function answer200(frame, socket) {
   socket.send(JSON.stringify({ method: frame.method, request_id: frame.request_id, status: 200, data: {} }));
+}
+
+/** Answers `frame` with `status` and `data` (or `errors`). */
+function reply(socket, frame, status, data, errors) {
+  socket.send(JSON.stringify({
+    method: frame.method, request_id: frame.request_id, status,
+    ...(data === undefined ? {} : { data }), ...(errors === undefined ? {} : { errors }),
+  }));
+}
+
+/** Pushes an event; `subscription` undefined leaves the key out. */
+function push(socket, event, subscription, position, data) {
+  socket.send(JSON.stringify({ event, subscription, position, data }));
+}
+
+/**
+ * A fake server's handler for live data, like the real server's: `subscribe` answers 200
+ * with the connection's next id ("s1", "s2", ...) and as position the request's `after`,
+ * or else `handler.head` ("10"), plus a one-row page when it asks for a snapshot;
+ * `unsubscribe` answers the id it names, or without one `handler.endsAll`; anything else
+ * answers 200 `{}`. `override(frame, socket)` may answer first, returning true.
+ */
+function liveHandler({ override } = {}) {
+  const counters = new WeakMap();
+  const handler = (frame, socket) => {
+    if (override?.(frame, socket)) return;
+    if (frame.method.endsWith(".subscribe")) {
+      const n = (counters.get(socket) ?? 0) + 1;
+      counters.set(socket, n);
+      const data = { subscription: `s${n}`, position: frame.after ?? handler.head };
+      if (frame.snapshot) {
+        Object.assign(data, { count: 1, page: 1, page_size: frame.page_size ?? 50, results: [{ id: 1 }] });
+      }
+      reply(socket, frame, 200, data);
+    } else if (frame.method.endsWith(".unsubscribe")) {
+      reply(socket, frame, 200, { unsubscribed: frame.subscription ? [frame.subscription] : handler.endsAll });
+    } else {
+      answer200(frame, socket);
+    }
+  };
+  handler.head = "10";
+  handler.endsAll = [];
+  return handler;
 }
 
 describe("against a fake server", () => {
@@ -358,73 +645,435 @@ describe("against a fake server", () => {
     await waitFor(() => api.connected, "the reconnection");
   });
 
-  test("subscriptions are re-sent after a reconnect and events reach their callbacks", async () => {
-    const server = await serverWith();
-    const api = clientOf(server, { backoff: { initial: 10 } });
-    const events = { open: 0, close: 0, reconnecting: 0, message: [] };
-    api.on("open", () => events.open++);
-    api.on("close", () => events.close++);
-    api.on("reconnecting", () => events.reconnecting++);
-    api.on("message", (frame) => events.message.push(frame));
+  test("subscribe sends its options as one request; ready resolves with the answer's data", async () => {
+    const server = await serverWith({ handle: liveHandler() });
+    const api = clientOf(server);
     await api.connect();
+    const live = api.subscribe("question", () => {}, {
+      filters: { question_text__icontains: "rust" },
+      snapshot: true,
+      pageSize: 10,
+      ordering: ["id", "-pub_date"],
+    });
+    assert.equal(live.subscription, null, "no id before the answer");
+    const data = await within(2000, live.ready, "ready");
+    assert.deepEqual(data, {
+      subscription: "s1", position: "10", count: 1, page: 1, page_size: 10, results: [{ id: 1 }],
+    });
+    assert.equal(live.subscription, "s1");
+    assert.equal(live.position, "10");
+    assert.equal(live.active, true);
+    assert.equal(live.response.status, 200);
+    assert.equal(typeof live.unsubscribe, "function");
 
-    const questions = [];
-    const unsubscribe = api.subscribe("question", (event, data) => questions.push([event, data]));
-    const users = [];
-    const unsubscribeUsers = api.subscribe("user", (event, data) => users.push([event, data]));
-    assert.equal(typeof unsubscribe, "function");
-    assert.equal((await unsubscribe.ready).status, 200);
-    await unsubscribeUsers.ready;
-    assert.deepEqual(server.framesOf(0).map((frame) => frame.method), ["question.subscribe", "user.subscribe"]);
-    // A second callback on the same resource shares the subscription.
-    const also = [];
-    const unsubscribeAlso = api.subscribe("question", (event) => also.push(event));
-    unsubscribeUsers();
+    const one = api.subscribe("question", () => {}, { id: 7 });
+    const slug = api.subscribe("todo", () => {}, { id: "groceries", pk: "slug" });
+    const all = api.subscribe("user", () => {});
+    const after = api.subscribe("question", () => {}, { after: "4", filters: { id__gte: 3 } });
+    assert.deepEqual(await one.ready, { subscription: "s2", position: "10" });
+    await Promise.all([slug.ready, all.ready, after.ready]);
+    const frames = server.framesOf(0).map(({ request_id: id, ...rest }) => {
+      assert.equal(typeof id, "number");
+      return rest;
+    });
+    assert.deepEqual(frames, [
+      { method: "question.subscribe", question_text__icontains: "rust", snapshot: true, page_size: 10, ordering: "id,-pub_date" },
+      { method: "question.subscribe", id: 7 },
+      { method: "todo.subscribe", slug: "groceries" },
+      { method: "user.subscribe" },
+      { method: "question.subscribe", id__gte: 3, after: "4" },
+    ]);
+    assert.equal(after.position, "4");
+  });
 
-    // Drop the connection: the client reconnects and subscribes again, to question only.
+  test("subscribe checks its arguments before sending anything", async () => {
+    const server = await serverWith({ handle: liveHandler() });
+    const api = clientOf(server);
+    await api.connect();
+    const cases = [
+      [() => {}, { pagesize: 10 }, /unknown option "pagesize"/],
+      [() => {}, { pageSize: 10 }, /add snapshot: true/],
+      [() => {}, { ordering: "id" }, /add snapshot: true/],
+      [() => {}, { after: 41 }, /after must be a position/],
+      [() => {}, { filters: [["id", 1]] }, /filters must be an object/],
+      ["not a function", {}, /callback must be a function/],
+    ];
+    for (const [callback, options, message] of cases) {
+      assert.throws(() => api.subscribe("question", callback, options), (error) => {
+        assert.ok(error instanceof TypeError);
+        assert.match(error.message, message);
+        return true;
+      });
+    }
+    await sleep(30);
+    assert.deepEqual(server.frames, []);
+  });
+
+  test("events reach the callback of their subscription id, with kind and position", async () => {
+    const server = await serverWith({ handle: liveHandler() });
+    const api = clientOf(server);
+    await api.connect();
+    const seen = { rust: [], one: [], users: [] };
+    const record = (into) => (event, data, detail) => into.push({ event, data, ...detail });
+    const rust = api.subscribe("question", record(seen.rust), { filters: { question_text__icontains: "rust" } });
+    const one = api.subscribe("question", record(seen.one), { id: 2 });
+    const users = api.subscribe("user", record(seen.users));
+    await Promise.all([rust.ready, one.ready, users.ready]);
+    assert.deepEqual([rust.subscription, one.subscription, users.subscription], ["s1", "s2", "s3"]);
+
+    const socket = server.connections[0];
+    push(socket, "question.created", "s2", "11", { id: 2, question_text: "Hi" });
+    push(socket, "question.created", "s1", "12", { id: 5, question_text: "rust" });
+    push(socket, "question.created", "s9", "13", { id: 6 }); // no such subscription
+    push(socket, "question.created", undefined, "14", { id: 7 }); // no subscription at all
+    push(socket, "user.updated", "s3", "15", { id: 3 });
+    push(socket, "question.deleted", "s1", "16", { id: 5 });
+    await waitFor(() => seen.rust.length >= 2 && seen.users.length >= 1, "the events");
+    await sleep(20);
+    const none = { error: null };
+    assert.deepEqual(seen.one, [
+      { event: "question.created", data: { id: 2, question_text: "Hi" }, kind: "created", subscription: "s2", position: "11", ...none },
+    ]);
+    assert.deepEqual(seen.rust, [
+      { event: "question.created", data: { id: 5, question_text: "rust" }, kind: "created", subscription: "s1", position: "12", ...none },
+      { event: "question.deleted", data: { id: 5 }, kind: "deleted", subscription: "s1", position: "16", ...none },
+    ]);
+    assert.deepEqual(seen.users, [
+      { event: "user.updated", data: { id: 3 }, kind: "updated", subscription: "s3", position: "15", ...none },
+    ]);
+    assert.equal(rust.position, "16");
+    assert.equal(one.position, "11");
+    assert.equal(users.position, "15");
+  });
+
+  test("callbacks run after ready's reactions: the snapshot is in place before the first event", async () => {
+    const server = await serverWith({
+      handle: liveHandler({
+        override(frame, socket) {
+          if (!frame.method.endsWith(".subscribe")) return false;
+          // The answer and two events, written at once.
+          reply(socket, frame, 200, { subscription: "s1", position: "10", count: 1, page: 1, page_size: 50, results: [{ id: 1 }] });
+          push(socket, "question.created", "s1", "11", { id: 2 });
+          push(socket, "question.updated", "s1", "12", { id: 1 });
+          return true;
+        },
+      }),
+    });
+    const api = clientOf(server);
+    await api.connect();
+    const rows = new Map();
+    const order = [];
+    const live = api.subscribe("question", (_event, data, { kind }) => {
+      order.push(`${kind} ${data.id} with ${rows.size} rows`);
+      rows.set(data.id, data);
+    }, { snapshot: true });
+    const { results } = await within(2000, live.ready, "ready");
+    order.push("ready");
+    for (const row of results) rows.set(row.id, row);
+    await waitFor(() => order.length >= 3, "both events");
+    assert.deepEqual(order, ["ready", "created 2 with 1 rows", "updated 1 with 2 rows"]);
+  });
+
+  test("after a drop, each subscription resumes after its last position, with its filters and without its snapshot", async () => {
+    const server = await serverWith({ handle: liveHandler() });
+    const api = clientOf(server, { backoff: { initial: 10 } });
+    await api.connect();
+    const seen = { rust: [], one: [], quiet: [] };
+    const record = (into) => (event, data, { position }) => into.push([event, data.id, position]);
+    const rust = api.subscribe("question", record(seen.rust),
+      { filters: { question_text__icontains: "rust" }, snapshot: true, pageSize: 5 });
+    const one = api.subscribe("question", record(seen.one), { id: 3 });
+    const quiet = api.subscribe("user", record(seen.quiet));
+    await Promise.all([rust.ready, one.ready, quiet.ready]);
+    const socket = server.connections[0];
+    push(socket, "question.created", "s1", "11", { id: 4 });
+    push(socket, "question.updated", "s1", "12", { id: 4 });
+    push(socket, "question.updated", "s2", "13", { id: 3 });
+    await waitFor(() => seen.rust.length === 2 && seen.one.length === 1, "the first events");
+
+    socket.terminate();
+    await waitFor(() => server.framesOf(1).length >= 3, "the resubscriptions");
+    await sleep(30);
+    const frames = server.framesOf(1).map(({ request_id: _id, ...rest }) => rest);
+    assert.deepEqual(frames, [
+      { method: "question.subscribe", question_text__icontains: "rust", after: "12" },
+      { method: "question.subscribe", id: 3, after: "13" },
+      { method: "user.subscribe", after: "10" },
+    ]);
+    await waitFor(() => quiet.subscription === "s3", "the new ids");
+    assert.deepEqual([rust.subscription, one.subscription], ["s1", "s2"]);
+
+    // The new connection's ids route the events; the old ones mean nothing now.
+    const again = server.connections[1];
+    push(again, "question.deleted", "s1", "14", { id: 4 });
+    push(again, "question.updated", "s2", "15", { id: 3 });
+    await waitFor(() => seen.rust.length === 3 && seen.one.length === 2, "the events after the resume");
+    assert.deepEqual(seen.rust, [
+      ["question.created", 4, "11"], ["question.updated", 4, "12"], ["question.deleted", 4, "14"],
+    ]);
+    assert.deepEqual(seen.one, [["question.updated", 3, "13"], ["question.updated", 3, "15"]]);
+    assert.deepEqual(seen.quiet, []);
+  });
+
+  test("a resume answered 410 subscribes afresh (with the snapshot if asked) and calls back reset", async () => {
+    const live = liveHandler({
+      override(frame, socket) {
+        if (frame.after === undefined) return false;
+        reply(socket, frame, 410, undefined, {
+          after: ["the changes after this position are no longer kept: subscribe again"],
+        });
+        return true;
+      },
+    });
+    const server = await serverWith({ handle: live });
+    const api = clientOf(server, { backoff: { initial: 10 } });
+    const errors = [];
+    api.on("error", (error) => errors.push(error));
+    await api.connect();
+    const seen = { rows: [], plain: [] };
+    const record = (into) => (event, data, detail) => into.push({ event, data, ...detail });
+    const rows = api.subscribe("question", record(seen.rows), { snapshot: true, pageSize: 20 });
+    const plain = api.subscribe("question", record(seen.plain), { id: 1 });
+    await Promise.all([rows.ready, plain.ready]);
+    push(server.connections[0], "question.created", "s1", "11", { id: 1 });
+    await waitFor(() => seen.rows.length === 1, "the first event");
+
+    live.head = "60";
     server.connections[0].terminate();
+    await waitFor(() => seen.rows.length === 2 && seen.plain.length === 1, "the resets");
+    const frames = server.framesOf(1).map(({ request_id: _id, ...rest }) => rest);
+    assert.deepEqual(frames, [
+      { method: "question.subscribe", after: "11" },
+      { method: "question.subscribe", id: 1, after: "10" },
+      { method: "question.subscribe", snapshot: true, page_size: 20 },
+      { method: "question.subscribe", id: 1 },
+    ]);
+    const [, reset] = seen.rows;
+    assert.equal(reset.event, "question.reset");
+    assert.equal(reset.kind, "reset");
+    assert.deepEqual(reset.data, {
+      subscription: "s1", position: "60", count: 1, page: 1, page_size: 20, results: [{ id: 1 }],
+    });
+    assert.equal(reset.position, "60");
+    assert.ok(reset.error instanceof ApiError);
+    assert.equal(reset.error.status, 410);
+    assert.equal(seen.plain[0].kind, "reset");
+    assert.deepEqual(seen.plain[0].data, { subscription: "s2", position: "60" });
+    assert.deepEqual(errors, [], "a reset is not an error");
+    assert.equal(rows.position, "60");
+
+    push(server.connections[1], "question.updated", "s1", "61", { id: 1 });
+    await waitFor(() => seen.rows.length === 3, "an event after the reset");
+    assert.equal(seen.rows[2].event, "question.updated");
+  });
+
+  test("an `after` the server no longer holds: ready resolves with a fresh answer, reset follows", async () => {
+    const server = await serverWith({
+      handle: liveHandler({
+        override(frame, socket) {
+          if (frame.after === undefined) return false;
+          reply(socket, frame, 410, undefined, { after: ["gone"] });
+          return true;
+        },
+      }),
+    });
+    const api = clientOf(server);
+    await api.connect();
+    const kinds = [];
+    const live = api.subscribe("question", (_event, _data, { kind }) => kinds.push(kind), { after: "3", snapshot: true });
+    const data = await within(2000, live.ready, "ready");
+    assert.equal(data.position, "10");
+    assert.deepEqual(data.results, [{ id: 1 }]);
+    await waitFor(() => kinds.length === 1, "the reset");
+    assert.deepEqual(kinds, ["reset"]);
+    assert.deepEqual(server.framesOf(0).map(({ request_id: _id, ...rest }) => rest), [
+      { method: "question.subscribe", after: "3" },
+      { method: "question.subscribe", snapshot: true },
+    ]);
+  });
+
+  test("a subscription the server ends (unsubscribed) is resumed at once after its position", async () => {
+    const server = await serverWith({ handle: liveHandler() });
+    const api = clientOf(server);
+    await api.connect();
+    const seen = [];
+    const live = api.subscribe("question", (event, data, { position }) => seen.push([event, data.id, position]),
+      { filters: { id__lt: 100 } });
+    await live.ready;
+    const socket = server.connections[0];
+    push(socket, "question.created", "s1", "11", { id: 5 });
+    socket.send(JSON.stringify({
+      event: "question.unsubscribed", subscription: "s1", position: "12",
+      errors: { subscription: ['this client reads too slowly: subscribe again with "after": "12"'] },
+    }));
+    push(socket, "question.created", "s1", "13", { id: 6 }); // from the ended id: ignored
+    await waitFor(() => server.framesOf(0).length >= 2, "the resume");
+    const { request_id: _id, ...resume } = server.framesOf(0)[1];
+    assert.deepEqual(resume, { method: "question.subscribe", id__lt: 100, after: "12" });
+    await waitFor(() => live.subscription === "s2", "the new id");
+    push(socket, "question.updated", "s2", "14", { id: 5 });
+    await waitFor(() => seen.length >= 2, "the event after the resume");
+    await sleep(20);
+    assert.deepEqual(seen, [["question.created", 5, "11"], ["question.updated", 5, "14"]]);
+    assert.ok(api.connected, "the connection stayed open");
+  });
+
+  test("unsubscribe sends the server's id; callbacks stop at once and nothing is resumed", async () => {
+    const server = await serverWith({ handle: liveHandler() });
+    const api = clientOf(server, { backoff: { initial: 10 } });
+    await api.connect();
+    const seen = [];
+    const unsubscribe = api.subscribe("question", (event) => seen.push(event));
+    const kept = api.subscribe("question", (event) => seen.push(`kept ${event}`));
+    await Promise.all([unsubscribe.ready, kept.ready]);
+    const socket = server.connections[0];
+    push(socket, "question.created", "s1", "11", { id: 1 });
+    const stopped = unsubscribe(); // pushed already, not delivered yet: dropped too
+    push(socket, "question.updated", "s1", "12", { id: 1 });
+    push(socket, "question.updated", "s2", "12", { id: 1 });
+    const answer = await within(2000, stopped, "unsubscribe()");
+    assert.equal(answer.status, 200);
+    assert.deepEqual(answer.data, { unsubscribed: ["s1"] });
+    assert.equal(unsubscribe.active, false);
+    assert.equal(unsubscribe.subscription, null);
+    assert.equal(unsubscribe.unsubscribe(), stopped, "a second call answers the first one's promise");
+    const { request_id: _id, ...frame } = server.framesOf(0)[2];
+    assert.deepEqual(frame, { method: "question.unsubscribe", subscription: "s1" });
+    await waitFor(() => seen.length >= 1, "the kept subscription's event");
+    await sleep(20);
+    assert.deepEqual(seen, ["kept question.updated"]);
+
+    socket.terminate();
     await waitFor(() => server.framesOf(1).length >= 1, "the resubscription");
     await sleep(30);
-    assert.deepEqual(server.framesOf(1).map((frame) => frame.method), ["question.subscribe"]);
-    assert.equal(events.open, 2);
-    assert.equal(events.close, 1);
-    assert.equal(events.reconnecting, 1);
+    assert.deepEqual(server.framesOf(1).map((f) => [f.method, f.after]), [["question.subscribe", "12"]]);
+    assert.equal(server.framesOf(0).length, 3);
+  });
 
-    // Pushed events go to the callbacks of their resource only.
-    const socket = server.connections[1];
-    socket.send(JSON.stringify({ event: "question.created", data: { id: 2, question_text: "Hi" } }));
-    socket.send(JSON.stringify({ event: "user.created", data: { id: 3 } }));
-    socket.send(JSON.stringify({ event: "questionnaire.created", data: { id: 4 } }));
-    socket.send(JSON.stringify({ event: "question.deleted", data: { id: 2 } }));
-    await waitFor(() => questions.length >= 2, "two question events");
-    await sleep(20);
-    assert.deepEqual(questions, [
-      ["question.created", { id: 2, question_text: "Hi" }],
-      ["question.deleted", { id: 2 }],
-    ]);
-    assert.deepEqual(also, ["question.created", "question.deleted"]);
-    assert.deepEqual(users, []);
-    assert.ok(events.message.some((frame) => frame.event === "user.created"), "message sees every frame");
+  test("unsubscribing before the answer: a queued subscribe is never sent, one in flight is ended", async () => {
+    let hold = null;
+    const handle = liveHandler();
+    const server = await serverWith({
+      handle(frame, socket) {
+        if (frame.method === "question.subscribe" && hold === null) hold = () => handle(frame, socket);
+        else handle(frame, socket);
+      },
+    });
+    const api = clientOf(server);
+    const queued = api.subscribe("user", () => {});
+    assert.equal(await queued(), null);
+    await assert.rejects(queued.ready, { name: "ApiError", status: 0, message: /unsubscribed before it was sent/ });
+    await api.connect();
 
-    // Once every callback is gone, nothing is delivered nor re-sent.
-    unsubscribe();
-    unsubscribeAlso();
-    socket.send(JSON.stringify({ event: "question.updated", data: { id: 2 } }));
-    socket.terminate();
-    await waitFor(() => server.connections.length >= 3 && api.connected, "the second reconnection");
+    const seen = [];
+    const inFlight = api.subscribe("question", (event) => seen.push(event));
+    await waitFor(() => hold !== null, "the subscribe");
+    const stopped = inFlight();
+    hold();
+    const answer = await within(2000, stopped, "unsubscribe()");
+    assert.deepEqual(answer.data, { unsubscribed: ["s1"] });
+    push(server.connections[0], "question.created", "s1", "11", { id: 1 });
     await sleep(30);
-    assert.deepEqual(server.framesOf(2), []);
-    assert.equal(questions.length, 2);
+    assert.deepEqual(seen, []);
+    assert.deepEqual(server.framesOf(0).map((f) => [f.method, f.subscription]),
+      [["question.subscribe", undefined], ["question.unsubscribe", "s1"]]);
   });
 
   test("a subscribe made while disconnected is sent once, on connect", async () => {
-    const server = await serverWith();
+    const server = await serverWith({ handle: liveHandler() });
     const api = clientOf(server);
-    const unsubscribe = api.subscribe("question", () => {});
+    const live = api.subscribe("question", () => {});
     await api.connect();
-    assert.equal((await unsubscribe.ready).status, 200);
+    assert.deepEqual(await live.ready, { subscription: "s1", position: "10" });
     await sleep(20);
     assert.deepEqual(server.framesOf(0).map((frame) => frame.method), ["question.subscribe"]);
+  });
+
+  test("an unsubscribe sent with request() ends the subscriptions it names", async () => {
+    const live = liveHandler();
+    const server = await serverWith({ handle: live });
+    const api = clientOf(server, { backoff: { initial: 10 } });
+    await api.connect();
+    const seen = [];
+    const record = (name) => (event, data, detail) => seen.push([name, event, data, detail.subscription, detail.error]);
+    const first = api.subscribe("question", record("first"));
+    const second = api.subscribe("question", record("second"));
+    const user = api.subscribe("user", record("user"));
+    await Promise.all([first.ready, second.ready, user.ready]);
+    live.endsAll = ["s1", "s2", "s3"]; // s3 is a user subscription: not this resource's
+    const answer = await api.request("question.unsubscribe");
+    assert.deepEqual(answer.data, { unsubscribed: ["s1", "s2", "s3"] });
+    await waitFor(() => seen.length >= 2, "the ended callbacks");
+    await sleep(20);
+    assert.deepEqual(seen, [
+      ["first", "question.ended", null, "s1", null],
+      ["second", "question.ended", null, "s2", null],
+    ]);
+    assert.equal(first.active, false);
+    assert.equal(second.active, false);
+    assert.equal(user.active, true);
+    server.connections[0].terminate();
+    await waitFor(() => server.framesOf(1).length >= 1, "the resubscription");
+    await sleep(30);
+    assert.deepEqual(server.framesOf(1).map((f) => f.method), ["user.subscribe"]);
+  });
+
+  test("a subscribe that times out is sent again; a late answer's subscription is ended", async () => {
+    const live = liveHandler();
+    let delayed = false;
+    const server = await serverWith({
+      handle(frame, socket) {
+        if (frame.method === "question.subscribe" && !delayed) {
+          delayed = true;
+          setTimeout(() => live(frame, socket), 250);
+        } else {
+          live(frame, socket);
+        }
+      },
+    });
+    const api = clientOf(server, { timeout: 100, backoff: { initial: 10 } });
+    await api.connect();
+    const handle = api.subscribe("question", () => {});
+    const data = await within(2000, handle.ready, "ready");
+    assert.equal(data.subscription, "s1", "the second subscribe was answered first");
+    await waitFor(() => server.framesOf(0).length >= 3, "the unsubscribe of the late one");
+    await sleep(20);
+    assert.deepEqual(server.framesOf(0).map((f) => [f.method, f.subscription]), [
+      ["question.subscribe", undefined],
+      ["question.subscribe", undefined],
+      ["question.unsubscribe", "s2"],
+    ]);
+    assert.equal(handle.subscription, "s1");
+    assert.equal(handle.active, true);
+  });
+
+  test("a resume refused for good ends the subscription; 5xx answers are tried again", async () => {
+    let resumes = 0;
+    const server = await serverWith({
+      handle: liveHandler({
+        override(frame, socket) {
+          if (frame.after === undefined) return false;
+          resumes += 1;
+          if (resumes === 1) reply(socket, frame, 503, undefined, { non_field_errors: ["the database is busy"] });
+          else reply(socket, frame, 403, undefined, { non_field_errors: ["you may not see these rows"] });
+          return true;
+        },
+      }),
+    });
+    const api = clientOf(server, { backoff: { initial: 10 } });
+    const errors = [];
+    api.on("error", (error) => errors.push(error.status));
+    await api.connect();
+    const seen = [];
+    const live = api.subscribe("question", (event, _data, detail) => seen.push([event, detail.error?.status]));
+    await live.ready;
+    server.connections[0].terminate();
+    await waitFor(() => seen.length >= 1, "the end");
+    assert.deepEqual(seen, [["question.ended", 403]]);
+    assert.equal(resumes, 2);
+    assert.deepEqual(errors, [503, 403]);
+    assert.equal(live.active, false);
+    assert.deepEqual(server.framesOf(1).map((f) => f.after), ["10", "10"]);
   });
 
   test("a failed subscribe rejects its ready promise and is reported as an error", async () => {
