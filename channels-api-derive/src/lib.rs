@@ -109,9 +109,9 @@
 
 mod attr;
 mod ctxt;
-mod expand;
 mod method;
 mod model;
+mod render;
 
 use proc_macro::TokenStream;
 
@@ -120,7 +120,7 @@ use proc_macro::TokenStream;
 #[proc_macro_derive(ModelConsumer, attributes(consumer, diesel, validate))]
 pub fn derive_model_consumer(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
-    expand::derive(&input)
+    render::derive(&input)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }
