@@ -22,6 +22,8 @@ mod input;
 mod model_impl;
 mod queries;
 mod schema;
+#[cfg(test)]
+mod tests;
 
 use proc_macro2::TokenStream;
 use quote::quote;
