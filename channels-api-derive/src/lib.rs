@@ -23,6 +23,9 @@
 //! - `queryset = Question::visible`: a `fn(&Context) -> Result<Scope, ApiError>` whose scope
 //!   surrounds every read and write of a connection. Build the scope from the typed
 //!   fields the derive generates (below), so the compiler checks each field and value.
+//! - `scope(owner_id)`: the fields the `queryset` constrains besides the primary key and
+//!   the `filter(...)` fields. Filter code and typed fields are generated for these
+//!   three sets only, not for every field.
 //! - `permission = (IsAuthenticated, CheckObject(Question::owned))`: a `Permission` checked
 //!   before every method, and on the record for retrieve, update, patch and delete.
 //! - `validate = Question::check`: a `fn(&Context, &Payload) -> Result<(), ApiError>` run on
@@ -79,8 +82,9 @@
 //!
 //! ## Generated: typed fields
 //!
-//! `Model::fields()` (an inherent function on the model) has one method per field
-//! returning a `Field<T>`, with `T` the field's type (the inner type of an `Option`).
+//! `Model::fields()` (an inherent function on the model) has one method per field a scope
+//! may name (the primary key, `filter(...)` and `scope(...)`) returning a `Field<T>`, with
+//! `T` the field's type (the inner type of an `Option`).
 //! Its comparisons build a `Scope`:
 //!
 //! ```ignore
@@ -90,7 +94,8 @@
 //! }
 //! ```
 //!
-//! A misspelled field is rustc's own "no method named `ownr_id`" error, and a value of
+//! A misspelled field, or one missing from `scope(...)`, is rustc's own "no method named
+//! `ownr_id`" error, and a value of
 //! another type says "a field of type `i32` cannot be compared with a value of type
 //! `&str`" (both kept under the trybuild tests). A model that defines an inherent
 //! `fields` function of its own cannot derive `ModelConsumer`.

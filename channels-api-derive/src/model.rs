@@ -107,6 +107,8 @@ pub(crate) struct Model<'a> {
     pub(crate) filter: Vec<usize>,
     /// Indexes of the fields a request may order by.
     pub(crate) ordering: Vec<usize>,
+    /// Indexes of the fields a `queryset` may constrain besides the filters and the key.
+    pub(crate) scope: Vec<usize>,
     pub(crate) queryset: Option<Expr>,
     pub(crate) permission: Option<Expr>,
     /// The function that checks a whole write request.
@@ -129,6 +131,21 @@ impl<'a> Model<'a> {
             .enumerate()
             .filter(move |(i, f)| !f.read_only && *i != pk)
             .map(|(_, f)| f)
+    }
+
+    /// Whether field `index` can be filtered on: the primary key (retrieve, cursors), the
+    /// fields in `filter(...)` (requests) and in `scope(...)` (the queryset). Only these
+    /// get filter variants and typed fields.
+    pub(crate) fn is_filterable(&self, index: usize) -> bool {
+        index == self.pk || self.filter.contains(&index) || self.scope.contains(&index)
+    }
+
+    /// The fields that can be filtered on, with their indexes, in declaration order.
+    pub(crate) fn filterable(&self) -> impl Iterator<Item = (usize, &Field<'a>)> {
+        self.fields
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.is_filterable(*i))
     }
 
     pub(crate) fn pk(&self) -> &Field<'a> {
@@ -230,6 +247,7 @@ impl<'a> Model<'a> {
         let read_only = field_indexes(&container.read_only, "read_only");
         let filter = field_indexes(&container.filter, "filter");
         let ordering = field_indexes(&container.ordering, "ordering");
+        let scope = field_indexes(&container.scope, "scope");
         for i in read_only {
             fields[i].read_only = true;
         }
@@ -377,6 +395,7 @@ impl<'a> Model<'a> {
             formatter: container.formatter,
             filter,
             ordering,
+            scope,
             queryset: container.queryset,
             permission: container.permission,
             validate: container.validate,

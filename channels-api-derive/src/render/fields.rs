@@ -5,12 +5,13 @@ use quote::quote;
 
 use crate::model::{Model, option_inner};
 
-/// `Model::fields()`: one typed accessor per field, for scopes the compiler checks
-/// (`Todo::fields().owner_id().eq(7)`). A misspelled field is rustc's "no method named"
-/// error; a value of another type, a type mismatch.
+/// `Model::fields()`: one typed accessor per filterable field (the key, `filter(...)` and
+/// `scope(...)`), for scopes the compiler checks (`Todo::fields().owner_id().eq(7)`). A
+/// misspelled or undeclared field is rustc's "no method named" error; a value of another
+/// type, a type mismatch.
 pub(super) fn render(model: &Model<'_>) -> TokenStream {
     let ident = model.ident;
-    let accessors = model.fields.iter().map(|f| {
+    let accessors = model.filterable().map(|(_, f)| {
         let name = f.ident;
         let input = &f.input;
         let ty = option_inner(f.ty).unwrap_or(f.ty);

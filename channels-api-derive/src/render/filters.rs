@@ -37,7 +37,7 @@ pub(super) fn render(model: &Model<'_>) -> TokenStream {
     let mut variants = Vec::new();
     let mut parse_arms = Vec::new();
     let mut where_arms = [Vec::new(), Vec::new()];
-    for (index, field) in model.fields.iter().enumerate() {
+    for (index, field) in model.filterable() {
         let inner = option_inner(field.ty).unwrap_or(field.ty);
         let wire = &field.input;
         let column = &field.column;

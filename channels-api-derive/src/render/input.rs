@@ -88,7 +88,7 @@ pub(super) fn methods(model: &Model<'_>, inputs: &Inputs<'_, '_>) -> TokenStream
     let new_idents: Vec<_> = writable_fields.iter().map(|f| f.ident).collect();
     let new_locals: Vec<_> = writable_fields.iter().map(|f| local(f)).collect();
     let read_new_locals = declare_locals(&writable_fields);
-    let (pin_new, pinned_new) = pin_fields(writable);
+    let (pin_new, pinned_new) = pin_fields(model, writable);
     let read_new = read_fields(writable, &pinned_new, quote!(__cp::ReadMode::Create));
     let finish_new = writable_fields.iter().map(|f| {
         let ident = f.ident;
@@ -106,7 +106,7 @@ pub(super) fn methods(model: &Model<'_>, inputs: &Inputs<'_, '_>) -> TokenStream
     });
     let change_locals: Vec<_> = changeable_fields.iter().map(|f| local(f)).collect();
     let read_change_locals = declare_locals(&changeable_fields);
-    let (pin_changes, pinned_changes) = pin_fields(changeable);
+    let (pin_changes, pinned_changes) = pin_fields(model, changeable);
     let read_changes = read_fields(changeable, &pinned_changes, quote!(__mode));
     let change_idents: Vec<_> = changeable_fields.iter().map(|f| f.ident).collect();
     let validate_record = validates(model).then(|| {
@@ -248,12 +248,16 @@ fn local(field: &Field<'_>) -> syn::Ident {
 
 /// Sets the locals of fields that an equality of the scope pins, before the payload is
 /// read; returns the flags that make the payload's values for them ignored.
-fn pin_fields(fields: &[(usize, &Field<'_>)]) -> (TokenStream, Vec<syn::Ident>) {
+fn pin_fields(model: &Model<'_>, fields: &[(usize, &Field<'_>)]) -> (TokenStream, Vec<syn::Ident>) {
     let flags: Vec<_> = fields
         .iter()
         .map(|(_, f)| quote::format_ident!("__pinned_{}", f.ident))
         .collect();
-    let arms = fields.iter().map(|(index, f)| {
+    // Only a filterable field has an `Exact` variant for a scope to pin it with.
+    let pinnable = fields
+        .iter()
+        .filter(|(index, _)| model.is_filterable(*index));
+    let arms = pinnable.map(|(index, f)| {
         let local = local(f);
         let variant = variant(*index, "Exact");
         let value = if f.nullable {

@@ -32,3 +32,8 @@ fn polls_question() {
 fn todos_todo() {
     insta::assert_snapshot!(expansion("examples/todos/app.rs", "Todo"));
 }
+
+#[test]
+fn polls_user() {
+    insta::assert_snapshot!(expansion("examples/polls/app.rs", "User"));
+}

@@ -29,6 +29,7 @@ mod schema {
     validate = Poll::check,
     filter(title, description, votes, created),
     ordering(votes, created),
+    scope(votes),
     queryset = Poll::open_polls,
     permission = (IsAuthenticatedOrReadOnly, CheckObject(Poll::owned))
 )]
