@@ -107,7 +107,10 @@
 //! `Result<T, ApiError>` with `T: Serialize`.
 //!
 //! The consumer's dispatch calls the function by the name listed in `methods(...)`, so a
-//! name with no function behind it is a compile error on that name. The attribute checks
+//! name with no function behind it is a compile error on that name. A name an edit or two
+//! from a built-in's, with no function behind it, says so and suggests the built-in:
+//! `methods(retreive)` is "no method `retreive`: did you mean `retrieve`?"; a function of
+//! that name, if the model has one, is called as usual. The attribute checks
 //! the signature where it is written: each misuse (not `async`, a `self` receiver, a
 //! context taken by value, too many arguments, an argument that cannot be deserialized, a
 //! result that cannot be serialized) is an error on the offending token.

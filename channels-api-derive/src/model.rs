@@ -51,9 +51,39 @@ impl Builtin {
             .map_or("", |(name, _)| name)
     }
 
-    fn names() -> String {
+    /// The built-in a name not among them was probably meant to be: one or two edits
+    /// away (`retreive`), as the runtime suggests for a misspelled field.
+    pub(crate) fn closest(name: &Ident) -> Option<Builtin> {
+        let name = name.to_string();
+        Self::ALL
+            .iter()
+            .map(|(builtin, b)| (edit_distance(&name, builtin), *builtin, *b))
+            .filter(|(d, builtin, _)| *d > 0 && *d <= builtin.len().div_ceil(3))
+            .min_by_key(|(d, _, _)| *d)
+            .map(|(_, _, b)| b)
+    }
+
+    pub(crate) fn names() -> String {
         Self::ALL.map(|(name, _)| name).join(", ")
     }
+}
+
+/// Levenshtein distance between two short names.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b = b.as_bytes();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, &ca) in a.as_bytes().iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 pub(crate) enum Method {
@@ -526,7 +556,8 @@ pub(crate) fn snake_case(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{rename_field, snake_case};
+    use super::{Builtin, rename_field, snake_case};
+    use syn::Ident;
 
     #[test]
     fn renames_fields_as_serde_does() {
@@ -540,6 +571,20 @@ mod tests {
         assert_eq!(rename("lowercase"), "pub_date_2");
         assert_eq!(rename("snake_case"), "pub_date_2");
         assert_eq!(rename_field("id", None), "id");
+    }
+
+    #[test]
+    fn suggests_the_builtin_a_name_misspells() {
+        let closest = |name: &str| {
+            Builtin::closest(&Ident::new(name, proc_macro2::Span::call_site())).map(Builtin::name)
+        };
+        assert_eq!(closest("retreive"), Some("retrieve"));
+        assert_eq!(closest("udpate"), Some("update"));
+        assert_eq!(closest("lst"), Some("list"));
+        assert_eq!(closest("patches"), Some("patch"));
+        assert_eq!(closest("list"), None);
+        assert_eq!(closest("invite"), None);
+        assert_eq!(closest("close"), None);
     }
 
     #[test]

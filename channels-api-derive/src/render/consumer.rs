@@ -2,7 +2,8 @@
 //! each built-in or custom method by name.
 
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use quote::{format_ident, quote, quote_spanned};
+use syn::Ident;
 use syn::spanned::Spanned;
 
 use super::schema;
@@ -45,6 +46,13 @@ pub(super) fn render(model: &Model<'_>) -> TokenStream {
         quote!(#name => #call,)
     });
 
+    let misspellings = model.methods.iter().filter_map(|method| match method {
+        Method::Custom(custom) => {
+            Builtin::closest(custom).map(|builtin| misspelling(model, custom, builtin))
+        }
+        Method::Builtin(..) => None,
+    });
+
     let schema = schema::render(model);
     let authorize = model.permission.as_ref().map(|permission| {
         let check = quote_spanned! {permission.span()=>
@@ -66,6 +74,8 @@ pub(super) fn render(model: &Model<'_>) -> TokenStream {
     });
 
     quote! {
+        #( #misspellings )*
+
         #[automatically_derived]
         impl __cp::Consumer for #ident {
             const RESOURCE: &'static str = #resource;
@@ -87,6 +97,46 @@ pub(super) fn render(model: &Model<'_>) -> TokenStream {
                     #( #arms )*
                     _ => return __cp::Option::None,
                 })
+            }
+        }
+    }
+}
+
+/// For a custom method whose name is close to a built-in's (`retreive`): a fallback
+/// associated function of that name for every type. The dispatch's `Self::retreive`
+/// finds it only when the model has no associated function of its own by that name, and
+/// then its unmet bound is the error, on the name: no such method, did you mean
+/// `retrieve`? A model that does define the function never sees it.
+fn misspelling(model: &Model<'_>, custom: &Ident, builtin: Builtin) -> TokenStream {
+    let marker = format_ident!("__NoMethod_{}", custom);
+    let fallback = format_ident!("__Misspelled_{}", custom);
+    let message = format!("no method `{custom}`: did you mean `{}`?", builtin.name());
+    let label = format!(
+        "neither a built-in method nor a `#[consumer_method]` function of `{}`",
+        model.ident
+    );
+    let note = format!("the built-in methods are: {}", Builtin::names());
+    let signature = quote! {
+        fn #custom(
+            _ctx: &__cp::Context<'_>,
+        ) -> ::core::future::Ready<__cp::Result<(), __cp::ApiError>>
+        where
+            Self: #marker
+    };
+    quote! {
+        #[allow(non_camel_case_types, dead_code)]
+        #[diagnostic::on_unimplemented(message = #message, label = #label, note = #note)]
+        trait #marker {}
+
+        #[allow(non_camel_case_types, dead_code)]
+        trait #fallback {
+            #signature;
+        }
+
+        impl<__T: ?Sized> #fallback for __T {
+            #signature
+            {
+                ::core::future::ready(__cp::Result::Ok(()))
             }
         }
     }
