@@ -5,6 +5,9 @@
 //!
 //! Serves a Diesel model as a resource. The model must name its table with
 //! `#[diesel(table_name = ...)]` and derive `Queryable`, `Selectable` and `Serialize`.
+//! The derive checks this before anything else, so the first error says what is wrong:
+//! "`Question` does not derive `Queryable`" (or `Selectable`) on the struct's name, or "a
+//! field of type `i32` cannot hold its column's SQL type `Text`" on the field's type.
 //!
 //! ## Container attributes: `#[consumer(...)]`
 //!

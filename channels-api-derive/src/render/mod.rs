@@ -1,6 +1,7 @@
 //! Code generation for `#[derive(ModelConsumer)]`, one module per generated part, as the
 //! input is parsed one module per attribute:
 //!
+//! - [`checks`]: assertions that a model Diesel cannot read fails first, precisely;
 //! - [`filters`]: the filter enum, its parser and the `WHERE` builder of each backend;
 //! - [`input`]: the input shapes create, update and patch read, and the functions that
 //!   read them;
@@ -15,6 +16,7 @@
 //! is a module here, called from [`derive`].
 
 mod backend;
+mod checks;
 mod consumer;
 mod fields;
 mod filters;
@@ -34,6 +36,7 @@ use crate::model::Model;
 /// The whole expansion of `#[derive(ModelConsumer)]` on `input`.
 pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     let model = Model::from_ast(input)?;
+    let checks = checks::render(&model);
     let model_impl = model_impl::render(&model);
     let consumer_impl = consumer::render(&model);
     let fields_impl = fields::render(&model);
@@ -44,6 +47,7 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
                 ExpressionMethods as _, OptionalExtension as _, QueryDsl as _,
                 RunQueryDsl as _, SelectableHelper as _,
             };
+            #checks
             #model_impl
             #consumer_impl
             #fields_impl
