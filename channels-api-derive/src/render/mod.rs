@@ -13,7 +13,7 @@
 //!
 //! A new built-in method is a variant of [`Builtin`](crate::model::Builtin): the compiler
 //! then points at each part that must say what it generates for it. A new generated part
-//! is a module here, called from [`derive`].
+//! is a module here, called from [`derive()`].
 
 mod backend;
 mod checks;
