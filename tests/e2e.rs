@@ -1052,11 +1052,31 @@ async fn sqlite_outage() {
         .await;
     assert_eq!(response["status"], 503, "{response}");
     assert_eq!(response["request_id"], 1);
+    // Live data waits for the database too, and says so.
+    let response = client
+        .request(json!({"method": "question.subscribe"}))
+        .await;
+    assert_eq!(response["status"], 503, "{response}");
 
     std::fs::create_dir(&db_dir).unwrap();
     polls::migrate(&db).await.unwrap();
     let response = client.request(json!({"method": "question.list"})).await;
     assert_eq!(response["status"], 200, "{response}");
+    // It installs its change log once it can (retrying with a backoff of at most 5 s).
+    let mut response = Value::Null;
+    for _ in 0..100 {
+        response = client
+            .request(json!({"method": "question.subscribe"}))
+            .await;
+        if response["status"] == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(response["status"], 200, "{response}");
+    create_question(&mut client, "after the outage").await;
+    let event = client.event().await;
+    assert_eq!(event["data"]["question_text"], "after the outage");
 }
 
 /// PostgreSQL goes away behind a proxy the test cuts, with connections already pooled.
@@ -1117,7 +1137,9 @@ async fn api_schema_describes_every_resource(backend: Backend) {
             {"name": "update", "builtin": true, "arguments": ["id", "question_text"]},
             {"name": "patch", "builtin": true, "arguments": ["id", "question_text"]},
             {"name": "list", "builtin": true, "arguments": ["page", "page_size"]},
-            {"name": "delete", "builtin": true, "arguments": ["id"]}
+            {"name": "delete", "builtin": true, "arguments": ["id"]},
+            {"name": "subscribe", "builtin": true, "arguments": ["snapshot", "after", "page", "page_size"]},
+            {"name": "unsubscribe", "builtin": true, "arguments": ["subscription"]}
         ])
     );
     // What `list` accepts: filters with their lookups, ordering, page sizes, cursors.

@@ -11,7 +11,7 @@ use syn::{Attribute, Expr, Ident, LitInt, LitStr, Path, Token};
 
 use crate::ctxt::Ctxt;
 
-const CONTAINER_KEYS: &str = "`resource`, `methods`, `read_only`, `filter`, `ordering`, \
+const CONTAINER_KEYS: &str = "`resource`, `methods`, `read_only`, `filter`, `ordering`, `scope`, \
      `page_size`, `max_page_size`, `queryset`, `permission`, `validate`, `formatter`";
 const FIELD_KEYS: &str = "`read_only`";
 
@@ -26,6 +26,8 @@ pub(crate) struct Container {
     pub(crate) formatter: Option<Expr>,
     pub(crate) filter: Vec<Ident>,
     pub(crate) ordering: Vec<Ident>,
+    /// The fields a `queryset` may constrain, besides the filters and the primary key.
+    pub(crate) scope: Vec<Ident>,
     pub(crate) queryset: Option<Expr>,
     pub(crate) permission: Option<Expr>,
     pub(crate) validate: Option<Expr>,
@@ -174,6 +176,7 @@ impl Container {
                         }
                         "filter" => this.filter.extend(ident_list(&meta)?),
                         "ordering" => this.ordering.extend(ident_list(&meta)?),
+                        "scope" => this.scope.extend(ident_list(&meta)?),
                         "queryset" => {
                             let expr = meta.value()?.parse()?;
                             set_once(cx, &mut this.queryset, &meta, expr);

@@ -5,6 +5,9 @@
 //!
 //! Serves a Diesel model as a resource. The model must name its table with
 //! `#[diesel(table_name = ...)]` and derive `Queryable`, `Selectable` and `Serialize`.
+//! The derive checks this before anything else, so the first error says what is wrong:
+//! "`Question` does not derive `Queryable`" (or `Selectable`) on the struct's name, or "a
+//! field of type `i32` cannot hold its column's SQL type `Text`" on the field's type.
 //!
 //! ## Container attributes: `#[consumer(...)]`
 //!
@@ -23,6 +26,9 @@
 //! - `queryset = Question::visible`: a `fn(&Context) -> Result<Scope, ApiError>` whose scope
 //!   surrounds every read and write of a connection. Build the scope from the typed
 //!   fields the derive generates (below), so the compiler checks each field and value.
+//! - `scope(owner_id)`: the fields the `queryset` constrains besides the primary key and
+//!   the `filter(...)` fields. Filter code and typed fields are generated for these
+//!   three sets only, not for every field.
 //! - `permission = (IsAuthenticated, CheckObject(Question::owned))`: a `Permission` checked
 //!   before every method, and on the record for retrieve, update, patch and delete.
 //! - `validate = Question::check`: a `fn(&Context, &Payload) -> Result<(), ApiError>` run on
@@ -79,8 +85,9 @@
 //!
 //! ## Generated: typed fields
 //!
-//! `Model::fields()` (an inherent function on the model) has one method per field
-//! returning a `Field<T>`, with `T` the field's type (the inner type of an `Option`).
+//! `Model::fields()` (an inherent function on the model) has one method per field a scope
+//! may name (the primary key, `filter(...)` and `scope(...)`) returning a `Field<T>`, with
+//! `T` the field's type (the inner type of an `Option`).
 //! Its comparisons build a `Scope`:
 //!
 //! ```ignore
@@ -90,7 +97,8 @@
 //! }
 //! ```
 //!
-//! A misspelled field is rustc's own "no method named `ownr_id`" error, and a value of
+//! A misspelled field, or one missing from `scope(...)`, is rustc's own "no method named
+//! `ownr_id`" error, and a value of
 //! another type says "a field of type `i32` cannot be compared with a value of type
 //! `&str`" (both kept under the trybuild tests). A model that defines an inherent
 //! `fields` function of its own cannot derive `ModelConsumer`.
@@ -102,17 +110,19 @@
 //! `Result<T, ApiError>` with `T: Serialize`.
 //!
 //! The consumer's dispatch calls the function by the name listed in `methods(...)`, so a
-//! name with no function behind it is a compile error on that name. The attribute checks
+//! name with no function behind it is a compile error on that name. A name an edit or two
+//! from a built-in's, with no function behind it, says so and suggests the built-in:
+//! `methods(retreive)` is "no method `retreive`: did you mean `retrieve`?"; a function of
+//! that name, if the model has one, is called as usual. The attribute checks
 //! the signature where it is written: each misuse (not `async`, a `self` receiver, a
 //! context taken by value, too many arguments, an argument that cannot be deserialized, a
 //! result that cannot be serialized) is an error on the offending token.
 
 mod attr;
 mod ctxt;
-mod expand;
-mod live;
 mod method;
 mod model;
+mod render;
 
 use proc_macro::TokenStream;
 
@@ -121,7 +131,7 @@ use proc_macro::TokenStream;
 #[proc_macro_derive(ModelConsumer, attributes(consumer, diesel, validate))]
 pub fn derive_model_consumer(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
-    expand::derive(&input)
+    render::derive(&input)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

@@ -55,9 +55,39 @@ impl Builtin {
             .map_or("", |(name, _)| name)
     }
 
-    fn names() -> String {
+    /// The built-in a name not among them was probably meant to be: one or two edits
+    /// away (`retreive`), as the runtime suggests for a misspelled field.
+    pub(crate) fn closest(name: &Ident) -> Option<Builtin> {
+        let name = name.to_string();
+        Self::ALL
+            .iter()
+            .map(|(builtin, b)| (edit_distance(&name, builtin), *builtin, *b))
+            .filter(|(d, builtin, _)| *d > 0 && *d <= builtin.len().div_ceil(3))
+            .min_by_key(|(d, _, _)| *d)
+            .map(|(_, _, b)| b)
+    }
+
+    pub(crate) fn names() -> String {
         Self::ALL.map(|(name, _)| name).join(", ")
     }
+}
+
+/// Levenshtein distance between two short names.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b = b.as_bytes();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, &ca) in a.as_bytes().iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 pub(crate) enum Method {
@@ -111,6 +141,8 @@ pub(crate) struct Model<'a> {
     pub(crate) filter: Vec<usize>,
     /// Indexes of the fields a request may order by.
     pub(crate) ordering: Vec<usize>,
+    /// Indexes of the fields a `queryset` may constrain besides the filters and the key.
+    pub(crate) scope: Vec<usize>,
     pub(crate) queryset: Option<Expr>,
     pub(crate) permission: Option<Expr>,
     /// The function that checks a whole write request.
@@ -133,6 +165,21 @@ impl<'a> Model<'a> {
             .enumerate()
             .filter(move |(i, f)| !f.read_only && *i != pk)
             .map(|(_, f)| f)
+    }
+
+    /// Whether field `index` can be filtered on: the primary key (retrieve, cursors), the
+    /// fields in `filter(...)` (requests) and in `scope(...)` (the queryset). Only these
+    /// get filter variants and typed fields.
+    pub(crate) fn is_filterable(&self, index: usize) -> bool {
+        index == self.pk || self.filter.contains(&index) || self.scope.contains(&index)
+    }
+
+    /// The fields that can be filtered on, with their indexes, in declaration order.
+    pub(crate) fn filterable(&self) -> impl Iterator<Item = (usize, &Field<'a>)> {
+        self.fields
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.is_filterable(*i))
     }
 
     pub(crate) fn pk(&self) -> &Field<'a> {
@@ -234,6 +281,7 @@ impl<'a> Model<'a> {
         let read_only = field_indexes(&container.read_only, "read_only");
         let filter = field_indexes(&container.filter, "filter");
         let ordering = field_indexes(&container.ordering, "ordering");
+        let scope = field_indexes(&container.scope, "scope");
         for i in read_only {
             fields[i].read_only = true;
         }
@@ -381,6 +429,7 @@ impl<'a> Model<'a> {
             formatter: container.formatter,
             filter,
             ordering,
+            scope,
             queryset: container.queryset,
             permission: container.permission,
             validate: container.validate,
@@ -511,7 +560,8 @@ pub(crate) fn snake_case(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{rename_field, snake_case};
+    use super::{Builtin, rename_field, snake_case};
+    use syn::Ident;
 
     #[test]
     fn renames_fields_as_serde_does() {
@@ -525,6 +575,20 @@ mod tests {
         assert_eq!(rename("lowercase"), "pub_date_2");
         assert_eq!(rename("snake_case"), "pub_date_2");
         assert_eq!(rename_field("id", None), "id");
+    }
+
+    #[test]
+    fn suggests_the_builtin_a_name_misspells() {
+        let closest = |name: &str| {
+            Builtin::closest(&Ident::new(name, proc_macro2::Span::call_site())).map(Builtin::name)
+        };
+        assert_eq!(closest("retreive"), Some("retrieve"));
+        assert_eq!(closest("udpate"), Some("update"));
+        assert_eq!(closest("lst"), Some("list"));
+        assert_eq!(closest("patches"), Some("patch"));
+        assert_eq!(closest("list"), None);
+        assert_eq!(closest("invite"), None);
+        assert_eq!(closest("close"), None);
     }
 
     #[test]

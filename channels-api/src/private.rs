@@ -251,6 +251,51 @@ impl<T: serde::de::DeserializeOwned> MethodArgument for T {}
 /// Checks, where `#[consumer_method]` puts it, that `T` may be returned.
 pub fn assert_output<T: MethodOutput>() {}
 
+/// A model whose rows Diesel can read: it derives `Queryable` (for the SQL types `ST` of
+/// its columns on backend `DB`). Checked first by the derive, so that a missing derive is
+/// the first error.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not derive `Queryable`",
+    label = "`ModelConsumer` reads rows through Diesel's `Queryable`",
+    note = "derive it: `#[derive(Queryable, Selectable, Serialize, ModelConsumer)]`"
+)]
+pub trait DerivesQueryable<ST, DB> {}
+
+impl<T: diesel::Queryable<ST, DB>, ST, DB: diesel::backend::Backend> DerivesQueryable<ST, DB>
+    for T
+{
+}
+
+/// A model whose columns Diesel can select: it derives `Selectable` for backend `DB`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not derive `Selectable`",
+    label = "`ModelConsumer` selects columns through Diesel's `Selectable`",
+    note = "derive it: `#[derive(Queryable, Selectable, Serialize, ModelConsumer)]`"
+)]
+pub trait DerivesSelectable<DB> {}
+
+impl<T: diesel::Selectable<DB>, DB: diesel::backend::Backend> DerivesSelectable<DB> for T {}
+
+/// A field's Rust type that can hold its column's SQL type `ST` on backend `DB`.
+#[diagnostic::on_unimplemented(
+    message = "a field of type `{Self}` cannot hold its column's SQL type `{ST}`",
+    label = "does not match the column's SQL type `{ST}`",
+    note = "see the Rust types `{ST}` maps to in Diesel's documentation; a nullable \
+            column needs an `Option`"
+)]
+pub trait HoldsColumn<ST, DB> {}
+
+impl<T: diesel::deserialize::FromSql<ST, DB>, ST, DB: diesel::backend::Backend> HoldsColumn<ST, DB>
+    for T
+{
+}
+
+/// Checks, where the derive puts it, that a field can hold its column's values.
+pub fn assert_field<T: HoldsColumn<ST, DB>, ST, DB>() {}
+
+/// Checks, where the derive puts it, that the model derives `Selectable` and `Queryable`.
+pub fn assert_model<T: DerivesSelectable<DB> + DerivesQueryable<ST, DB>, ST, DB>() {}
+
 /// Checks, where `#[consumer_method]` puts it, that `T` may be taken as the argument.
 pub fn assert_argument<T: MethodArgument>() {}
 

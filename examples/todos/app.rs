@@ -98,6 +98,7 @@ fn current<'a>(ctx: &Context<'a>) -> Result<&'a Account, ApiError> {
     methods(create, retrieve, update, patch, list, delete, subscribe, unsubscribe),
     filter(title, done),
     ordering(id, title, done),
+    scope(owner_id),
     queryset = Todo::own,
     permission = IsAuthenticated
 )]

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -495,6 +496,41 @@ struct Inner {
     registry: Mutex<Registry>,
     joins: mpsc::Sender<Join>,
     options: LiveOptions,
+    /// Whether the change log is installed.
+    ready: AtomicBool,
+}
+
+/// Installs the change log; the head position.
+async fn install(db: &Database, tables: &[Captured]) -> Result<i64, DbError> {
+    let tables = tables.to_vec();
+    db.write(move |conn| log::install(conn, &tables)).await?;
+    db.read(log::head).await
+}
+
+/// Retries [`install`] until it succeeds (the head position) or the server stops.
+async fn install_eventually(
+    inner: &Inner,
+    tables: &[Captured],
+    mut stopped: watch::Receiver<bool>,
+) -> Option<i64> {
+    let mut wait = Duration::from_millis(100);
+    loop {
+        tokio::select! {
+            _ = stopped.changed() => return None,
+            () = tokio::time::sleep(wait) => {}
+        }
+        match install(&inner.db, tables).await {
+            Ok(position) => {
+                inner.ready.store(true, Ordering::Release);
+                tracing::info!("live data installed its change log");
+                return Some(position);
+            }
+            Err(error) => {
+                tracing::warn!(%error, "live data still cannot install its change log");
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
 }
 
 impl fmt::Debug for Hub {
@@ -504,15 +540,24 @@ impl fmt::Debug for Hub {
 }
 
 impl Hub {
-    /// Installs the log and its triggers on `tables`, then starts the hub's task.
+    /// Installs the log and its triggers on `tables`, then starts the hub's task. A
+    /// database that cannot be reached now is not an error: the task installs them once
+    /// it can, and `subscribe` answers 503 until then. A statement that fails (a table
+    /// that does not exist, DDL not allowed) is.
     pub(crate) async fn start(
         db: Database,
         tables: Vec<Captured>,
         options: LiveOptions,
         stopped: watch::Receiver<bool>,
     ) -> Result<Hub, DbError> {
-        db.write(move |conn| log::install(conn, &tables)).await?;
-        let position = db.read(log::head).await?;
+        let installed = match install(&db, &tables).await {
+            Ok(position) => Some(position),
+            Err(DbError::Unavailable(reason)) => {
+                tracing::warn!(%reason, "live data waits for the database to install its change log");
+                None
+            }
+            Err(error) => return Err(error),
+        };
         let (joins, receiver) = mpsc::channel(1024);
         let hub = Hub {
             inner: Arc::new(Inner {
@@ -520,10 +565,26 @@ impl Hub {
                 registry: Mutex::new(Registry::default()),
                 joins,
                 options,
+                ready: AtomicBool::new(installed.is_some()),
             }),
         };
-        tokio::spawn(run(hub.inner.clone(), receiver, position, stopped));
+        let inner = hub.inner.clone();
+        tokio::spawn(async move {
+            let position = match installed {
+                Some(position) => position,
+                None => match install_eventually(&inner, &tables, stopped.clone()).await {
+                    Some(position) => position,
+                    None => return,
+                },
+            };
+            run(inner, receiver, position, stopped).await;
+        });
         Ok(hub)
+    }
+
+    /// Whether the change log is installed and read.
+    pub(crate) fn is_ready(&self) -> bool {
+        self.inner.ready.load(Ordering::Acquire)
     }
 
     pub(crate) fn db(&self) -> &Database {

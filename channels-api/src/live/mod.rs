@@ -256,8 +256,16 @@ struct Subscribed<T> {
 }
 
 fn live_of<'a>(ctx: &Context<'a>) -> Result<&'a LiveConnection, ApiError> {
-    ctx.live
-        .ok_or_else(|| ApiError::new(503, "live data is not running on this server"))
+    let live = ctx
+        .live
+        .ok_or_else(|| ApiError::new(503, "live data is not running on this server"))?;
+    if !live.hub.is_ready() {
+        return Err(ApiError::new(
+            503,
+            "live data is waiting for the database: try again shortly",
+        ));
+    }
+    Ok(live)
 }
 
 /// Reads a position a client sent back.

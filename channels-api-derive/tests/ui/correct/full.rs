@@ -21,7 +21,7 @@ mod schema {
 #[diesel(table_name = schema::polls, primary_key(key))]
 #[consumer(
     resource = "poll",
-    methods(create, retrieve, update, patch, list, delete, close, stats),
+    methods(create, retrieve, update, patch, list, delete, subscribe, unsubscribe, close, stats, patches),
     read_only(key, created),
     page_size = 20,
     max_page_size = 100,
@@ -29,6 +29,7 @@ mod schema {
     validate = Poll::check,
     filter(title, description, votes, created),
     ordering(votes, created),
+    scope(votes),
     queryset = Poll::open_polls,
     permission = (IsAuthenticatedOrReadOnly, CheckObject(Poll::owned))
 )]
@@ -86,6 +87,12 @@ impl Poll {
         Ok(args.reason)
     }
 
+    /// Named one edit or two from a built-in (`patch`): still this function.
+    #[consumer_method]
+    async fn patches(_ctx: &Context<'_>) -> Result<Vec<String>, ApiError> {
+        Ok(Vec::new())
+    }
+
     /// With the context only.
     #[consumer_method]
     async fn stats(ctx: &Context<'_>) -> Result<serde_json::Value, ApiError> {
@@ -97,8 +104,12 @@ fn main() {
     assert_eq!(<Poll as Consumer>::RESOURCE, "poll");
     assert_eq!(
         <Poll as Consumer>::METHODS,
-        ["create", "retrieve", "update", "patch", "list", "delete", "close", "stats"]
+        [
+            "create", "retrieve", "update", "patch", "list", "delete", "subscribe",
+            "unsubscribe", "close", "stats", "patches"
+        ]
     );
+    assert_eq!(<Poll as channels_api::__private::LiveModel>::TABLE, "polls");
     assert_eq!(<Poll as Model>::PK, "key");
     assert_eq!(<Poll as Model>::FILTER_FIELDS, ["name", "description", "votes", "created"]);
     assert_eq!(<Poll as Model>::ORDER_FIELDS, ["votes", "created"]);

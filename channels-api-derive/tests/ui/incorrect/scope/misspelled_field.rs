@@ -13,7 +13,7 @@ mod schema {
 
 #[derive(Queryable, Selectable, Serialize, ModelConsumer)]
 #[diesel(table_name = schema::todos)]
-#[consumer(queryset = Todo::own)]
+#[consumer(scope(owner_id), queryset = Todo::own)]
 pub struct Todo {
     #[consumer(read_only)]
     pub id: i32,

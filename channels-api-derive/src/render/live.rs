@@ -5,11 +5,12 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use crate::expand::{Backend, lookups, per_backend, variant};
-use crate::model::{Builtin, Method, Model, option_inner};
+use super::backend::{Backend, per_backend};
+use super::filters::{lookups, variant};
+use crate::model::{Builtin, Method, Model};
 
 /// Whether the model offers live data.
-pub(crate) fn is_live(model: &Model<'_>) -> bool {
+fn is_live(model: &Model<'_>) -> bool {
     model.methods.iter().any(|m| {
         matches!(
             m,
@@ -19,7 +20,7 @@ pub(crate) fn is_live(model: &Model<'_>) -> bool {
 }
 
 /// `impl LiveModel`, or nothing for a model without `subscribe`.
-pub(crate) fn expand_live(model: &Model<'_>) -> TokenStream {
+pub(super) fn render(model: &Model<'_>) -> TokenStream {
     if !is_live(model) {
         return TokenStream::new();
     }
@@ -72,7 +73,7 @@ pub(crate) fn expand_live(model: &Model<'_>) -> TokenStream {
     });
 
     let mut arms = Vec::new();
-    for (index, field) in model.fields.iter().enumerate() {
+    for (index, field) in model.filterable() {
         let name = field.ident;
         for (lookup, _) in lookups(field) {
             let v = variant(index, lookup);
@@ -103,7 +104,6 @@ pub(crate) fn expand_live(model: &Model<'_>) -> TokenStream {
             arms.push(quote!(__Filter::#v(__v) => #test,));
         }
     }
-    let _ = option_inner;
     let pk = model.pk().ident;
     quote! {
         #[automatically_derived]
@@ -132,7 +132,7 @@ pub(crate) fn expand_live(model: &Model<'_>) -> TokenStream {
 }
 
 /// The `live_table` function of the `Consumer` impl, for a model with `subscribe`.
-pub(crate) fn expand_live_table(model: &Model<'_>) -> TokenStream {
+pub(super) fn render_live_table(model: &Model<'_>) -> TokenStream {
     if !is_live(model) {
         return TokenStream::new();
     }

@@ -1,0 +1,21 @@
+// A model that does not derive `Selectable`: its columns cannot be selected.
+use channels_api::prelude::*;
+
+mod schema {
+    diesel::table! {
+        questions (id) {
+            id -> Integer,
+            question_text -> Text,
+        }
+    }
+}
+
+#[derive(Queryable, Serialize, ModelConsumer)]
+#[diesel(table_name = schema::questions)]
+pub struct Question {
+    #[consumer(read_only)]
+    pub id: i32,
+    pub question_text: String,
+}
+
+fn main() {}
