@@ -500,6 +500,18 @@ struct Inner {
     ready: AtomicBool,
 }
 
+impl Inner {
+    /// Whether no subscription is held.
+    fn is_idle(&self) -> bool {
+        self.registry
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .feeds
+            .values()
+            .all(|feed| feed.is_empty())
+    }
+}
+
 /// Installs the change log; the head position.
 async fn install(db: &Database, tables: &[Captured]) -> Result<i64, DbError> {
     let tables = tables.to_vec();
@@ -673,7 +685,7 @@ async fn run(
                             Err(_) => break,
                         }
                     }
-                    if let Err(error) = advance(&inner, &mut position).await {
+                    if let Err(error) = catch_up_all(&inner, &mut position).await {
                         tracing::warn!(%error, "reading the change log failed");
                     }
                     for join in waiting {
@@ -688,7 +700,15 @@ async fn run(
             _ = written.changed() => {}
             () = tokio::time::sleep(inner.options.poll_interval) => {}
         }
-        match advance(&inner, &mut position).await {
+        // With nobody subscribed there is nothing to deliver: the log is not read (a join
+        // or the next pruning moves the position to the head).
+        let idle = inner.is_idle();
+        let read = if idle {
+            Ok(())
+        } else {
+            advance(&inner, &mut position).await
+        };
+        match read {
             Ok(()) => failures = 0,
             Err(error) => {
                 failures += 1;
@@ -699,6 +719,9 @@ async fn run(
         }
         if last_prune.elapsed() >= inner.options.prune_interval {
             last_prune = tokio::time::Instant::now();
+            if idle && let Err(error) = catch_up_all(&inner, &mut position).await {
+                tracing::warn!(%error, "reading the change log failed");
+            }
             let (age, count, keep_after) = (
                 inner.options.retention_age.as_secs(),
                 inner.options.retention_count,
@@ -710,6 +733,16 @@ async fn run(
             }
         }
     }
+}
+
+/// Brings `position` up to date: reads and delivers the changes after it, or, with
+/// nobody subscribed, moves it to the head at the cost of one lookup.
+async fn catch_up_all(inner: &Inner, position: &mut i64) -> Result<(), DbError> {
+    if inner.is_idle() {
+        *position = inner.db.read(log::head).await?.max(*position);
+        return Ok(());
+    }
+    advance(inner, position).await
 }
 
 /// Reads and delivers every change after `position`.

@@ -3,8 +3,9 @@
 //! it, and only once it commits.
 //!
 //! Positions are the log's keys and follow commit order:
-//! - SQLite has one writer at a time, so key order is commit order; `AUTOINCREMENT`
-//!   never hands a key out twice, even after the newest rows were pruned.
+//! - SQLite has one writer at a time, so key order is commit order. A key is never handed
+//!   out twice: SQLite gives the highest key plus one, and pruning always keeps the
+//!   newest change.
 //! - On PostgreSQL a statement-level trigger takes one transaction-scoped advisory lock
 //!   before a served table's rows change, so writing transactions reach their commit one
 //!   after the other and take their keys in that order. A reader that sees position `p`
@@ -79,7 +80,6 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     new_row JSONB,
     created_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
-CREATE INDEX IF NOT EXISTS {TABLE}_created_at ON {TABLE} (created_at);
 CREATE TABLE IF NOT EXISTS {PRUNED} (id INTEGER PRIMARY KEY, position BIGINT NOT NULL);
 INSERT INTO {PRUNED} (id, position) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
 CREATE OR REPLACE FUNCTION channels_api_order() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -113,14 +113,13 @@ CREATE OR REPLACE TRIGGER channels_api_capture AFTER INSERT OR UPDATE OR DELETE 
         Backend::Sqlite => {
             sql.push_str(&format!(
                 "CREATE TABLE IF NOT EXISTS {TABLE} (
-    position INTEGER PRIMARY KEY AUTOINCREMENT,
+    position INTEGER PRIMARY KEY,
     table_name TEXT NOT NULL,
     op TEXT NOT NULL,
     old_row TEXT,
     new_row TEXT,
     created_at INTEGER NOT NULL DEFAULT (unixepoch())
 );
-CREATE INDEX IF NOT EXISTS {TABLE}_created_at ON {TABLE} (created_at);
 CREATE TABLE IF NOT EXISTS {PRUNED} (id INTEGER PRIMARY KEY, position BIGINT NOT NULL);
 INSERT INTO {PRUNED} (id, position) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
 "
