@@ -25,6 +25,7 @@ on_both_backends!(
     a_client_that_stops_reading_loses_nothing,
     two_servers_on_one_database_are_one_api,
     custom_methods_publish_events,
+    subscriptions_per_connection_are_bounded,
 );
 
 async fn subscribe(client: &mut Client, request: Value) -> (String, String) {
@@ -576,4 +577,35 @@ async fn custom_methods_publish_events(backend: Backend) {
     questions
         .no_message_within(Duration::from_millis(200))
         .await;
+}
+
+async fn subscriptions_per_connection_are_bounded(backend: Backend) {
+    let router =
+        channels_api_examples::polls::router().limits(Limits::default().max_subscriptions(2));
+    let server = TestServer::start(backend, router).await;
+    let mut client = server.client().await;
+    let (first, _) = subscribe(&mut client, json!({"method": "question.subscribe"})).await;
+    subscribe(&mut client, json!({"method": "user.subscribe"})).await;
+    let response = client
+        .request(json!({"method": "question.subscribe", "id": 1}))
+        .await;
+    assert_eq!(response["status"], 429, "{response}");
+    assert!(
+        response["errors"]["method"][0]
+            .as_str()
+            .unwrap_or_default()
+            .contains("at most 2"),
+        "{response}"
+    );
+    // Ending one makes room; another connection has its own allowance.
+    client
+        .request(json!({"method": "question.unsubscribe", "subscription": first}))
+        .await;
+    subscribe(
+        &mut client,
+        json!({"method": "question.subscribe", "id": 1}),
+    )
+    .await;
+    let mut other = server.client().await;
+    subscribe(&mut other, json!({"method": "question.subscribe"})).await;
 }
