@@ -26,6 +26,7 @@ on_both_backends!(
     two_servers_on_one_database_are_one_api,
     custom_methods_publish_events,
     subscriptions_per_connection_are_bounded,
+    replays_are_bounded,
 );
 
 async fn subscribe(client: &mut Client, request: Value) -> (String, String) {
@@ -608,4 +609,36 @@ async fn subscriptions_per_connection_are_bounded(backend: Backend) {
     .await;
     let mut other = server.client().await;
     subscribe(&mut other, json!({"method": "question.subscribe"})).await;
+}
+
+async fn replays_are_bounded(backend: Backend) {
+    let router = channels_api_examples::polls::router().limits(Limits::default().max_replay(3));
+    let server = TestServer::start(backend, router).await;
+    let mut client = server.client().await;
+    let (_, start) = subscribe(&mut client, json!({"method": "question.subscribe"})).await;
+    for i in 0..3 {
+        create(&mut client, &format!("row {i}")).await;
+    }
+    let mut resumed = server.client().await;
+    subscribe(
+        &mut resumed,
+        json!({"method": "question.subscribe", "after": start}),
+    )
+    .await;
+    for _ in 0..3 {
+        resumed.event().await;
+    }
+    create(&mut client, "one too many").await;
+    let response = resumed
+        .request(json!({"method": "question.subscribe", "after": start}))
+        .await;
+    assert_eq!(response["status"], 410, "{response}");
+    assert!(
+        errors_of_after(&response).contains("more than 3 changes"),
+        "{response}"
+    );
+}
+
+fn errors_of_after(response: &Value) -> &str {
+    response["errors"]["after"][0].as_str().unwrap_or_default()
 }

@@ -30,6 +30,7 @@ pub struct Limits {
     pub(crate) max_subscriptions: usize,
     pub(crate) max_queued_events: usize,
     pub(crate) max_queued_bytes: usize,
+    pub(crate) max_replay: u64,
 }
 
 impl Default for Limits {
@@ -51,6 +52,7 @@ impl Default for Limits {
             max_subscriptions: 100,
             max_queued_events: 1000,
             max_queued_bytes: 1 << 20,
+            max_replay: 10_000,
         }
     }
 }
@@ -169,6 +171,14 @@ impl Limits {
     /// Default: 1,000.
     pub fn max_queued_events(mut self, events: usize) -> Self {
         self.max_queued_events = events.max(1);
+        self
+    }
+
+    /// Changes a resuming `subscribe` (`"after"`) may ask to replay: one further behind
+    /// is answered 410 at once, like a position past the history, so that one request
+    /// never costs more than this many changes read. Default: 10,000.
+    pub fn max_replay(mut self, changes: u64) -> Self {
+        self.max_replay = changes.max(1);
         self
     }
 

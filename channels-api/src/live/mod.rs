@@ -33,7 +33,8 @@
 //!   read at the returned position; events follow from there, with nothing missed or
 //!   repeated. `"after": position` replays exactly the changes after it, through today's
 //!   filter and permissions, or answers 410 when the log no longer holds them (the log
-//!   keeps [`LiveOptions::retention_age`] and [`LiveOptions::retention_count`]).
+//!   keeps [`LiveOptions::retention_age`] and [`LiveOptions::retention_count`]) or when
+//!   more than [`Limits::max_replay`](crate::Limits::max_replay) changes were made since.
 //! - **Many processes, one API.** Each process reads the log itself, right after its
 //!   own writes and every [`LiveOptions::poll_interval`] for the others', so processes
 //!   on one PostgreSQL database (or one SQLite file) deliver each other's changes.
@@ -394,6 +395,17 @@ pub async fn subscribe<M: LiveModel>(
                     400,
                     "after",
                     "not a position this server gave out",
+                ));
+            }
+            Some(after) if u64::try_from(head - after).unwrap_or(0) > limits.max_replay => {
+                return Err(ApiError::field(
+                    410,
+                    "after",
+                    format!(
+                        "more than {} changes were made after this position: list again, \
+                         then subscribe without `after`",
+                        limits.max_replay
+                    ),
                 ));
             }
             Some(after) => (after, None),
