@@ -217,6 +217,61 @@ fn cases() -> Vec<Case> {
             400,
             Some("id"),
         ),
+        // Live data: every count and position a subscriber controls.
+        case(
+            "a live query with 20,000 filters",
+            many_keys("question.subscribe", 20_000),
+            400,
+            Some("non_field_errors"),
+        ),
+        case(
+            "a live query with 40,000 values in one __in",
+            with(
+                "question.subscribe",
+                json!({"id__in": (0..40_000).collect::<Vec<_>>()}),
+            ),
+            400,
+            Some("id__in"),
+        ),
+        case(
+            "a position of 100,000 digits",
+            with("question.subscribe", json!({"after": "9".repeat(100_000)})),
+            400,
+            Some("after"),
+        ),
+        case(
+            "a position as a number",
+            with("question.subscribe", json!({"after": 1e300})),
+            400,
+            Some("after"),
+        ),
+        case(
+            "a position never given out",
+            with(
+                "question.subscribe",
+                json!({"after": "9223372036854775807"}),
+            ),
+            400,
+            Some("after"),
+        ),
+        case(
+            "a snapshot page size past the maximum",
+            with(
+                "question.subscribe",
+                json!({"snapshot": true, "page_size": 1e9}),
+            ),
+            400,
+            Some("page_size"),
+        ),
+        case(
+            "an unsubscribe naming an object",
+            with(
+                "question.unsubscribe",
+                json!({"subscription": {"a": [1, 2]}}),
+            ),
+            400,
+            Some("subscription"),
+        ),
         // Numbers out of every range.
         case(
             "a key past i32",
