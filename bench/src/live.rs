@@ -275,6 +275,12 @@ pub(crate) struct FanoutRun {
     /// From sending the update to the last subscriber's event, in milliseconds.
     pub(crate) p50_from_send_ms: f64,
     pub(crate) p99_from_send_ms: f64,
+    /// The subscribers' server process's CPU time per update (warm-up included), in
+    /// milliseconds.
+    pub(crate) server_cpu_ms_per_update: Option<f64>,
+    /// The load generator's CPU time per update (reading every event frame), in
+    /// milliseconds.
+    pub(crate) generator_cpu_ms_per_update: Option<f64>,
     /// Why the run stopped early, if it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) error: Option<String>,
@@ -285,6 +291,7 @@ pub(crate) struct FanoutRun {
 /// (so a poll of another process is met at any phase).
 async fn fanout(
     writer: SocketAddr,
+    server_pid: u32,
     subscribers: &Subscribers,
     processes: u8,
     row: i32,
@@ -293,6 +300,9 @@ async fn fanout(
 ) -> FanoutRun {
     let mut from_answer = Vec::new();
     let mut from_send = Vec::new();
+    let cpu = |pid: u32| crate::system::cpu_seconds(pid).ok();
+    let server_before = cpu(server_pid);
+    let generator_before = cpu(std::process::id());
     let error = fanout_updates(
         writer,
         subscribers,
@@ -304,6 +314,15 @@ async fn fanout(
     )
     .await
     .err();
+    let all = (settings.fanout_warmup_updates + settings.fanout_updates) as f64;
+    let per_update = |before: Option<f64>, pid: u32| {
+        before
+            .zip(cpu(pid))
+            .filter(|_| error.is_none())
+            .map(|(before, after)| (after - before) * 1000.0 / all)
+    };
+    let server_cpu_ms_per_update = per_update(server_before, server_pid);
+    let generator_cpu_ms_per_update = per_update(generator_before, std::process::id());
     from_answer.sort_unstable();
     from_send.sort_unstable();
     let ms = |sorted: &[u64], p: f64| load::percentile(sorted, p) as f64 / 1e6;
@@ -317,6 +336,8 @@ async fn fanout(
         max_ms: ms(&from_answer, 100.0),
         p50_from_send_ms: ms(&from_send, 50.0),
         p99_from_send_ms: ms(&from_send, 99.0),
+        server_cpu_ms_per_update,
+        generator_cpu_ms_per_update,
         error,
     }
 }
@@ -396,7 +417,16 @@ pub(crate) async fn measure_fanout(
             server.check_alive()?;
             other.check_alive()?;
             let seed = ((i as u64) << 8) | u64::from(processes);
-            let run = fanout(writer, &subscribers, processes, row, settings, seed).await;
+            let run = fanout(
+                writer,
+                server.pid(),
+                &subscribers,
+                processes,
+                row,
+                settings,
+                seed,
+            )
+            .await;
             progress(&run);
             runs.push(run);
         }

@@ -727,6 +727,11 @@ impl Report {
     }
 }
 
+/// `12.3`, or `-` when not measured.
+fn milliseconds(ms: Option<f64>) -> String {
+    ms.map_or_else(|| "-".to_owned(), |ms| format!("{ms:.1}"))
+}
+
 /// "met" or "**missed**".
 fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "**missed**" }
@@ -778,20 +783,22 @@ impl Report {
              **1 process**: the writes go through the subscribers' server, which reads the \
              change log right after its own write. **2 processes**: they go through a second \
              server process on the same database, and the subscribers' server finds them at \
-             its next poll of the log (every 20 ms).\n",
+             its next poll of the log (every 20 ms). CPU ms/update = CPU time of the \
+             subscribers' server process, and of the load generator, over the run (warm-up \
+             included) per update; the server and the generator each have one CPU.\n",
             s.fanout_subscriptions_per_connection, s.fanout_updates, s.fanout_warmup_updates
         );
         let _ = writeln!(
             md,
-            "| backend | subscribers | connections | writes through | updates | p50 ms | p99 ms | max ms | p99 from the send, ms |"
+            "| backend | subscribers | connections | writes through | updates | p50 ms | p99 ms | max ms | p99 from the send, ms | server CPU ms/update | generator CPU ms/update |"
         );
-        let _ = writeln!(md, "|---|--:|--:|---|--:|--:|--:|--:|--:|");
+        let _ = writeln!(md, "|---|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|");
         let mut errors = Vec::new();
         for (backend, live) in &measured {
             for run in &live.fanout {
                 let _ = writeln!(
                     md,
-                    "| {} | {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} |",
+                    "| {} | {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} |",
                     backend.name(),
                     thousands(run.subscribers as f64),
                     thousands(run.connections as f64),
@@ -804,7 +811,9 @@ impl Report {
                     run.p50_ms,
                     run.p99_ms,
                     run.max_ms,
-                    run.p99_from_send_ms
+                    run.p99_from_send_ms,
+                    milliseconds(run.server_cpu_ms_per_update),
+                    milliseconds(run.generator_cpu_ms_per_update)
                 );
                 if let Some(error) = &run.error {
                     errors.push(format!(
@@ -978,7 +987,11 @@ impl Report {
              triggers, and reads the log after each write; no subscriber) and off (`serve \
              --no-live`: the same `question` methods, filters and page size from a model of \
              the same table without `subscribe`: no triggers, no log). Ratio = live on / \
-             live off writes per second.\n",
+             live off writes per second. With live data on, every write also inserts its \
+             change into the log in the same transaction, and on PostgreSQL each transaction \
+             writing a captured table takes an advisory lock that orders the commits (see the \
+             README's \"Live data\"), so concurrent writes wait for one another; this measure \
+             does not separate the two.\n",
             self.settings.connections,
             s.capture_warmup_seconds,
             s.capture_duration_seconds,
@@ -1175,6 +1188,8 @@ mod tests {
             max_ms: p99_ms,
             p50_from_send_ms: p99_ms / 2.0,
             p99_from_send_ms: p99_ms,
+            server_cpu_ms_per_update: Some(p99_ms / 3.0),
+            generator_cpu_ms_per_update: None,
             error: None,
         };
         let events = |changes, cpu| EventsRun {
@@ -1215,7 +1230,7 @@ mod tests {
         });
         let md = r.markdown();
         assert!(
-            md.contains("| SQLite | 10,000 | 1,000 | the same process | 100 | 60.0 | 120.0 |"),
+            md.contains("| SQLite | 10,000 | 1,000 | the same process | 100 | 60.0 | 120.0 | 120.0 | 120.0 | 40.0 | - |"),
             "{md}"
         );
         assert!(
