@@ -15,7 +15,7 @@ pub(crate) const SERVE_DB_VAR: &str = "CHANNELS_API_BENCH_DB_URL";
 
 pub(crate) const USAGE: &str = "\
 usage: channels-api-bench [OPTIONS]
-       channels-api-bench serve --kind framework|baseline|echo [--addr 127.0.0.1:PORT] [--db URL]
+       channels-api-bench serve --kind framework|baseline|echo [--addr 127.0.0.1:PORT] [--db URL] [--no-live]
        channels-api-bench load --addr 127.0.0.1:PORT --db URL [--workload W] [OPTIONS]
 
 Measures the polls example served by channels-api against a hand-written tokio-tungstenite
@@ -36,6 +36,8 @@ options:
   --depth-rows N         rows of the pagination depth measurement, which times the first
                          and a deep page by cursor and by number on the framework
                          (default 1000000, quick 100000); 0 skips it
+  --sections LIST        comma-separated subset of workloads,memory,depth,hostile,live
+                         (default: all of them); the load generator ceiling always runs
   --postgres URL         also run everything on this PostgreSQL server (default: the
                          CHANNELS_API_BENCH_POSTGRES_URL environment variable)
   --out DIR              where to write benchmarks.{md,json,svg}
@@ -49,6 +51,8 @@ serve (started by the benchmark itself; also handy for profiling):
   --db URL               sqlite://FILE or postgres://... (default: the
                          CHANNELS_API_BENCH_DB_URL environment variable)
   --exit-on-stdin-eof    exit when standard input closes (the benchmark's lifeline)
+  --no-live              framework only: serve `question` without `subscribe`, so no
+                         change log and no triggers (the live data capture comparison)
 
 load (drives a server started by hand, for instance under a profiler):
   --addr ADDR            the server's 127.0.0.x address
@@ -85,6 +89,8 @@ pub(crate) struct Options {
     pub(crate) postgres: Option<String>,
     pub(crate) out: Option<PathBuf>,
     pub(crate) pin: bool,
+    /// The sections of the report to measure.
+    pub(crate) sections: Vec<Section>,
 }
 
 impl Options {
@@ -106,12 +112,55 @@ impl Options {
             postgres: None,
             out: None,
             pin: true,
+            sections: Section::ALL.to_vec(),
         }
+    }
+
+    /// Whether `section` is measured.
+    pub(crate) fn runs(&self, section: Section) -> bool {
+        self.sections.contains(&section)
     }
 
     /// "quick" or "full".
     pub(crate) fn mode(&self) -> &'static str {
         if self.quick { "quick" } else { "full" }
+    }
+}
+
+/// A section of the benchmark, which `--sections` can skip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Section {
+    /// The workloads on the framework and the baseline.
+    Workloads,
+    /// Memory per idle connection.
+    Memory,
+    /// The pagination depth measurement.
+    Depth,
+    /// Hostile clients.
+    Hostile,
+    /// Live data: fan-out, events per second, memory per subscription, capture cost.
+    Live,
+}
+
+impl Section {
+    /// Every section, in the order they run.
+    pub(crate) const ALL: [Section; 5] = [
+        Section::Workloads,
+        Section::Memory,
+        Section::Depth,
+        Section::Hostile,
+        Section::Live,
+    ];
+
+    /// The section's name on the command line.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Section::Workloads => "workloads",
+            Section::Memory => "memory",
+            Section::Depth => "depth",
+            Section::Hostile => "hostile",
+            Section::Live => "live",
+        }
     }
 }
 
@@ -155,6 +204,8 @@ pub(crate) struct ServeOptions {
     pub(crate) addr: SocketAddr,
     pub(crate) db: Option<String>,
     pub(crate) exit_on_stdin_eof: bool,
+    /// Framework only: whether `question` offers `subscribe` (and so the triggers run).
+    pub(crate) live: bool,
 }
 
 /// The settings of `load`.
@@ -201,6 +252,7 @@ pub(crate) fn parse(args: &[String]) -> Result<Command, String> {
             "--depth-rows" => options.depth_rows = parse_depth_rows(&value(arg)?)?,
             "--postgres" => options.postgres = Some(value(arg)?),
             "--out" => options.out = Some(PathBuf::from(value(arg)?)),
+            "--sections" => options.sections = parse_sections(&value(arg)?)?,
             other => return Err(format!("unknown argument `{other}` (see --help)")),
         }
     }
@@ -222,6 +274,7 @@ fn parse_serve(args: &[String]) -> Result<ServeOptions, String> {
     let mut addr: SocketAddr = ([127, 0, 0, 1], 0).into();
     let mut db = None;
     let mut exit_on_stdin_eof = false;
+    let mut live = true;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut value = |name: &str| {
@@ -239,6 +292,7 @@ fn parse_serve(args: &[String]) -> Result<ServeOptions, String> {
             }
             "--db" => db = Some(value(arg)?),
             "--exit-on-stdin-eof" => exit_on_stdin_eof = true,
+            "--no-live" => live = false,
             other => return Err(format!("unknown serve argument `{other}` (see --help)")),
         }
     }
@@ -248,6 +302,9 @@ fn parse_serve(args: &[String]) -> Result<ServeOptions, String> {
         ));
     }
     let kind = kind.ok_or("serve needs --kind framework|baseline|echo")?;
+    if !live && kind != ServerKind::Framework {
+        return Err("--no-live applies to the framework server only".into());
+    }
     if db.is_none() {
         db = std::env::var(SERVE_DB_VAR).ok().filter(|u| !u.is_empty());
     }
@@ -262,6 +319,7 @@ fn parse_serve(args: &[String]) -> Result<ServeOptions, String> {
         addr,
         db,
         exit_on_stdin_eof,
+        live,
     })
 }
 
@@ -369,6 +427,26 @@ fn parse_workloads(text: &str) -> Result<Vec<Workload>, String> {
     Ok(workloads)
 }
 
+fn parse_sections(text: &str) -> Result<Vec<Section>, String> {
+    let mut sections = Vec::new();
+    for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let section = Section::ALL
+            .iter()
+            .copied()
+            .find(|s| s.name() == name)
+            .ok_or_else(|| {
+                format!("unknown section `{name}`: use workloads,memory,depth,hostile,live")
+            })?;
+        if !sections.contains(&section) {
+            sections.push(section);
+        }
+    }
+    if sections.is_empty() {
+        return Err("--sections names no section".into());
+    }
+    Ok(sections)
+}
+
 /// 0, or enough rows for ten pages of the depth measurement.
 fn parse_depth_rows(text: &str) -> Result<usize, String> {
     const MIN: usize = 10 * crate::depth::PAGE_SIZE as usize;
@@ -435,6 +513,11 @@ mod tests {
         assert_eq!(o.workloads, [Workload::Noop, Workload::List]);
         assert_eq!(o.idle_counts, [5, 10]);
         assert!(parse(&args("--workloads nope")).is_err());
+        let o = bench("--sections live,memory,live");
+        assert_eq!(o.sections, [Section::Live, Section::Memory]);
+        assert!(o.runs(Section::Live) && !o.runs(Section::Workloads));
+        assert!(bench("").runs(Section::Hostile));
+        assert!(parse(&args("--sections nope")).is_err());
     }
 
     #[test]
@@ -460,6 +543,9 @@ mod tests {
             .is_err()
         );
         assert!(parse(&args("serve")).is_err());
+        let no_live = parse(&args("serve --kind framework --db sqlite://x --no-live"));
+        assert!(matches!(no_live, Ok(Command::Serve(s)) if !s.live));
+        assert!(parse(&args("serve --kind echo --no-live")).is_err());
         let load = parse(&args(
             "load --addr 127.0.0.1:9 --db sqlite://x --workload noop",
         ));

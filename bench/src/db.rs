@@ -233,6 +233,14 @@ pub(crate) fn reset(url: &str, seeded: &[i32]) -> Result<(), String> {
     cleanup.map_err(|e| format!("cannot clean up after a run: {e}"))
 }
 
+/// Runs `sql` (one or more statements) on a direct connection to `url`, as another
+/// program writing to the database would: the live data measurements write this way.
+pub(crate) fn execute(url: &str, sql: &str) -> Result<(), String> {
+    let mut conn = connect(url)?;
+    with_conn!(&mut conn, c => c.batch_execute(sql))
+        .map_err(|e| format!("cannot run `{}`: {e}", crate::load::clip(sql)))
+}
+
 /// `url` with its password hidden.
 pub(crate) fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {

@@ -103,7 +103,7 @@ pub(crate) async fn measure(
 }
 
 /// Opens connections until `open` holds `target`, [`CONCURRENCY`] at a time.
-async fn open_more(
+pub(crate) async fn open_more(
     addr: std::net::SocketAddr,
     open: &mut Vec<Socket>,
     target: usize,
@@ -136,7 +136,10 @@ async fn open_more(
 
 /// Samples the server's RSS every 100 ms until five samples in a row agree within
 /// 0.5% (or 64 KiB), or `limit` passes; returns the last sample and whether it settled.
-async fn settle(server: &mut ServerProcess, limit: Duration) -> Result<(u64, bool), String> {
+pub(crate) async fn settle(
+    server: &mut ServerProcess,
+    limit: Duration,
+) -> Result<(u64, bool), String> {
     let deadline = Instant::now() + limit;
     let mut window: Vec<u64> = Vec::with_capacity(5);
     loop {

@@ -12,13 +12,16 @@
 //! own ceiling; then, for each database backend, runs every workload on the framework and
 //! the baseline alternately, opens idle connections to read each server's memory per
 //! connection, and times the first and a deep page of a large table on the framework, by
-//! cursor and by page number. See `--help`.
+//! cursor and by page number; then measures live data on the framework: fan-out latency
+//! to many subscribers, changes sifted per second, memory per subscription, and what
+//! capturing changes costs the writes. See `--help`.
 
 mod cli;
 mod db;
 mod depth;
 mod hostile;
 mod idle;
+mod live;
 mod load;
 mod process;
 mod report;
@@ -29,7 +32,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cli::{Command, Options, ServerKind};
+use cli::{Command, Options, Section, ServerKind};
 use db::{Backend, FreshDb};
 use depth::PaginationDepth;
 use load::{PageMode, Plan, Rows, RunStats, Workload};
@@ -235,11 +238,23 @@ impl Subject {
         options: &Options,
         cpu: Option<usize>,
     ) -> Result<Self, String> {
-        let db = fresh_db(backend, options, kind.name()).await?;
-        let server = ServerProcess::start(kind, Some(&db.url), cpu)?;
+        Self::start_with(kind, backend, options, cpu, &[], kind.name()).await
+    }
+
+    /// [`Subject::start`] with `extra` arguments to `serve`, named `label`.
+    async fn start_with(
+        kind: ServerKind,
+        backend: Backend,
+        options: &Options,
+        cpu: Option<usize>,
+        extra: &[&str],
+        label: &str,
+    ) -> Result<Self, String> {
+        let db = fresh_db(backend, options, label).await?;
+        let server = ServerProcess::start_with(kind, Some(&db.url), cpu, extra)?;
         progress!(
             "  {} server: pid {}, ws://{}/",
-            kind.name(),
+            label,
             server.pid(),
             server.addr()
         );
@@ -277,6 +292,78 @@ async fn run_backend(
     cpu: Option<usize>,
     idle_counts: &[usize],
 ) -> Result<BackendResults, String> {
+    let workloads = if options.runs(Section::Workloads) {
+        workloads(backend, options, cpu).await?
+    } else {
+        Vec::new()
+    };
+    let memory = if idle_counts.is_empty() || !options.runs(Section::Memory) {
+        None
+    } else {
+        let settle = if options.quick {
+            Duration::from_secs(5)
+        } else {
+            Duration::from_secs(15)
+        };
+        let framework = memory(
+            ServerKind::Framework,
+            backend,
+            options,
+            cpu,
+            idle_counts,
+            settle,
+        )
+        .await?;
+        let baseline = memory(
+            ServerKind::Baseline,
+            backend,
+            options,
+            cpu,
+            idle_counts,
+            settle,
+        )
+        .await?;
+        Some(MemoryPair {
+            framework,
+            baseline,
+        })
+    };
+    let pagination_depth = if options.depth_rows == 0 || !options.runs(Section::Depth) {
+        None
+    } else {
+        Some(pagination_depth(backend, options, cpu).await?)
+    };
+    // The socket's behaviour does not depend on the database: measured once, on SQLite.
+    let hostile = if options.quick || backend != Backend::Sqlite || !options.runs(Section::Hostile)
+    {
+        None
+    } else {
+        Some(HostilePair {
+            framework: hostile(ServerKind::Framework, backend, options, cpu).await?,
+            baseline: hostile(ServerKind::Baseline, backend, options, cpu).await?,
+        })
+    };
+    let live = if options.runs(Section::Live) {
+        Some(live_data(backend, options, cpu).await?)
+    } else {
+        None
+    };
+    Ok(BackendResults {
+        backend,
+        workloads,
+        memory,
+        pagination_depth,
+        hostile,
+        live,
+    })
+}
+
+/// Every workload on one backend, alternating the framework and the baseline.
+async fn workloads(
+    backend: Backend,
+    options: &Options,
+    cpu: Option<usize>,
+) -> Result<Vec<WorkloadResult>, String> {
     progress!("{}: starting the servers", backend.name());
     let mut framework = Subject::start(ServerKind::Framework, backend, options, cpu).await?;
     let mut baseline = Subject::start(ServerKind::Baseline, backend, options, cpu).await?;
@@ -335,58 +422,149 @@ async fn run_backend(
     }
     drop(framework);
     drop(baseline);
+    Ok(workloads)
+}
 
-    let memory = if idle_counts.is_empty() {
-        None
+/// The live data measurements on one backend, each on a fresh database and server.
+async fn live_data(
+    backend: Backend,
+    options: &Options,
+    cpu: Option<usize>,
+) -> Result<live::LiveResults, String> {
+    let settings = live::LiveSettings::new(options.quick, options.duration, options.warmup);
+    let name = backend.name();
+    progress!(
+        "  {name} live data: fan-out to {:?} subscribers ({} subscriptions to every row per \
+         connection), {} updates each, written through the subscribers' server and through \
+         a second one",
+        settings.fanout_subscribers,
+        settings.fanout_subscriptions_per_connection,
+        settings.fanout_updates
+    );
+    let db = fresh_db(backend, options, "fanout").await?;
+    let fanout = live::measure_fanout(&db.url, cpu, &settings, |run| {
+        progress!(
+            "    {name} {} subscribers, {} process(es): p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms \
+             after the answer ({} updates){}",
+            run.subscribers,
+            run.processes,
+            run.p50_ms,
+            run.p99_ms,
+            run.max_ms,
+            run.updates,
+            run.error
+                .as_ref()
+                .map(|e| format!("; stopped: {e}"))
+                .unwrap_or_default()
+        );
+    })
+    .await?;
+    drop(db);
+
+    progress!(
+        "  {name} live data: changes sifted per second, {} one-row subscriptions",
+        settings.events_subscriptions
+    );
+    let db = fresh_db(backend, options, "events").await?;
+    let events = live::measure_events(&db.url, cpu, &settings).await?;
+    drop(db);
+    for (label, run) in [
+        ("matching none", &events.non_matching),
+        ("each matching one", &events.all_matching),
+    ] {
+        progress!(
+            "    {name} {label}: {} changes in {:.2} s, {} changes/s, {} per CPU-second \
+             ({} events)",
+            run.changes,
+            run.seconds,
+            report::thousands(run.changes_per_sec),
+            report::thousands(run.changes_per_cpu_sec),
+            run.events
+        );
+    }
+
+    progress!(
+        "  {name} live data: memory of idle subscriptions on {} connections",
+        settings.memory_connections
+    );
+    let settle = if options.quick {
+        Duration::from_secs(3)
     } else {
-        let settle = if options.quick {
-            Duration::from_secs(5)
-        } else {
-            Duration::from_secs(15)
-        };
-        let framework = memory(
-            ServerKind::Framework,
-            backend,
-            options,
-            cpu,
-            idle_counts,
-            settle,
-        )
-        .await?;
-        let baseline = memory(
-            ServerKind::Baseline,
-            backend,
-            options,
-            cpu,
-            idle_counts,
-            settle,
-        )
-        .await?;
-        Some(MemoryPair {
-            framework,
-            baseline,
-        })
+        Duration::from_secs(15)
     };
-    let pagination_depth = if options.depth_rows == 0 {
-        None
-    } else {
-        Some(pagination_depth(backend, options, cpu).await?)
-    };
-    // The socket's behaviour does not depend on the database: measured once, on SQLite.
-    let hostile = if options.quick || backend != Backend::Sqlite {
-        None
-    } else {
-        Some(HostilePair {
-            framework: hostile(ServerKind::Framework, backend, options, cpu).await?,
-            baseline: hostile(ServerKind::Baseline, backend, options, cpu).await?,
-        })
-    };
-    Ok(BackendResults {
+    let db = fresh_db(backend, options, "subscriptions").await?;
+    let memory = live::measure_memory(&db.url, cpu, &settings, settle).await?;
+    drop(db);
+    for step in &memory.steps {
+        progress!(
+            "    {name} {} subscriptions ({} per connection): {:.0} bytes per subscription{}",
+            step.subscriptions,
+            step.per_connection,
+            step.bytes_per_subscription,
+            if step.settled {
+                ""
+            } else {
+                " (RSS still moving)"
+            }
+        );
+    }
+
+    progress!("  {name} live data: capture cost, writes with live data on and off");
+    let mut on = Subject::start(ServerKind::Framework, backend, options, cpu).await?;
+    let mut off = Subject::start_with(
+        ServerKind::Framework,
         backend,
-        workloads,
+        options,
+        cpu,
+        &["--no-live"],
+        "framework_no_live",
+    )
+    .await?;
+    let mut capture = Vec::new();
+    for (w, workload) in [Workload::Create, Workload::Update].into_iter().enumerate() {
+        let plan = Plan {
+            workload,
+            connections: options.connections,
+            warmup: Duration::from_secs_f64(settings.capture_warmup_seconds),
+            duration: Duration::from_secs_f64(settings.capture_duration_seconds),
+            rows: on.rows.clone(),
+            check_request_id: true,
+        };
+        let mut rounds = [Vec::new(), Vec::new()];
+        for round in 0..options.rounds {
+            let seed = ((w as u64) << 32) | round as u64;
+            let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+            for i in order {
+                let subject = if i == 0 { &mut on } else { &mut off };
+                let stats = subject.run(&plan, seed).await?;
+                progress!(
+                    "    {name} {:<6} round {}/{} live {:<3} {}",
+                    workload.name(),
+                    round + 1,
+                    options.rounds,
+                    if i == 0 { "on" } else { "off" },
+                    summary(&stats)
+                );
+                rounds[i].push(stats);
+            }
+        }
+        let [a, b] = rounds;
+        let result = live::CaptureResult::new(workload, a, b);
+        progress!(
+            "  {name} {}: live on / off writes/s {:.2}",
+            workload.name(),
+            result.ratio
+        );
+        capture.push(result);
+    }
+    drop(on);
+    drop(off);
+    Ok(live::LiveResults {
+        settings,
+        fanout,
+        events,
         memory,
-        pagination_depth,
-        hostile,
+        capture,
     })
 }
 

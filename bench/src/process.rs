@@ -36,6 +36,16 @@ impl ServerProcess {
         db_url: Option<&str>,
         cpu: Option<usize>,
     ) -> Result<Self, String> {
+        Self::start_with(kind, db_url, cpu, &[])
+    }
+
+    /// [`ServerProcess::start`] with `extra` arguments to `serve` (such as `--no-live`).
+    pub(crate) fn start_with(
+        kind: ServerKind,
+        db_url: Option<&str>,
+        cpu: Option<usize>,
+        extra: &[&str],
+    ) -> Result<Self, String> {
         let exe = std::env::current_exe()
             .map_err(|e| format!("cannot find this program's own path: {e}"))?;
         let mut command = match cpu {
@@ -49,6 +59,7 @@ impl ServerProcess {
         command
             .args(["serve", "--kind", kind.name(), "--addr", "127.0.0.1:0"])
             .arg("--exit-on-stdin-eof")
+            .args(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::db::Backend;
 use crate::depth::PaginationDepth;
 use crate::idle::MemoryStats;
+use crate::live::LiveResults;
 use crate::load::{RunStats, Workload};
 use crate::system::{Machine, Pinning};
 
@@ -59,6 +60,8 @@ pub(crate) struct BackendResults {
     pub(crate) pagination_depth: Option<PaginationDepth>,
     /// What hostile clients cost each server; `None` when skipped.
     pub(crate) hostile: Option<HostilePair>,
+    /// The live data measurements of the framework; `None` when skipped.
+    pub(crate) live: Option<crate::live::LiveResults>,
 }
 
 /// The hostile-client figures of both servers.
@@ -325,6 +328,10 @@ impl Report {
                 "## Throughput and latency: {}\n",
                 backend.backend.name()
             );
+            if backend.workloads.is_empty() {
+                let _ = writeln!(md, "Skipped.\n");
+                continue;
+            }
             let _ = writeln!(
                 md,
                 "| workload | framework req/s | baseline req/s | ratio | ratio per round | \
@@ -428,6 +435,7 @@ impl Report {
             }
         }
         self.pagination_depth_markdown(&mut md);
+        self.live_markdown(&mut md);
         let _ = writeln!(md, "## Chart\n\n![requests per second](benchmarks.svg)\n");
         let _ = writeln!(md, "## What runs\n");
         let _ = writeln!(
@@ -719,6 +727,316 @@ impl Report {
     }
 }
 
+/// `12.3`, or `-` when not measured.
+fn milliseconds(ms: Option<f64>) -> String {
+    ms.map_or_else(|| "-".to_owned(), |ms| format!("{ms:.1}"))
+}
+
+/// "met" or "**missed**".
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "**missed**" }
+}
+
+impl Report {
+    /// The "Live data" section: a table per measure, every backend measured in each.
+    fn live_markdown(&self, md: &mut String) {
+        use crate::live::{
+            CAPTURE_TARGET_RATIO, EVENTS_TARGET_PER_CORE, FANOUT_P99_TARGET_MS,
+            FANOUT_TARGET_SUBSCRIBERS, MEMORY_TARGET_BYTES,
+        };
+        let _ = writeln!(md, "## Live data\n");
+        let measured: Vec<(Backend, &LiveResults)> = self
+            .backends
+            .iter()
+            .filter_map(|b| b.live.as_ref().map(|l| (b.backend, l)))
+            .collect();
+        let Some((_, first)) = measured.first() else {
+            let _ = writeln!(md, "Skipped.\n");
+            return;
+        };
+        let s = &first.settings;
+        let _ = writeln!(
+            md,
+            "The framework's live data (`subscribe`, the change log and its triggers), each \
+             measure on a fresh server and database of its own. Targets on this machine: fan-out \
+             p99 under {FANOUT_P99_TARGET_MS:.0} ms to {} subscribers on one process; at least \
+             {} changes matching no subscription sifted per second of server CPU; at most {} B \
+             of memory per idle subscription; at most {:.0}% fewer writes per second with live \
+             data on.\n",
+            thousands(FANOUT_TARGET_SUBSCRIBERS as f64),
+            thousands(EVENTS_TARGET_PER_CORE),
+            MEMORY_TARGET_BYTES,
+            (1.0 - CAPTURE_TARGET_RATIO) * 100.0
+        );
+        let mut verdicts = Vec::new();
+
+        let _ = writeln!(md, "### Fan-out latency\n");
+        let _ = writeln!(
+            md,
+            "Subscribers to every row of `question`, {} subscriptions per connection (so the \
+             connections stay under the server's default limit of 10,000), on one server \
+             process. A writer patches one row, waits until every subscription has received \
+             its `question.updated` event, pauses a random 0–20 ms, and repeats: {} updates \
+             after {} unmeasured ones. Latency = from the update's answer to the arrival of \
+             the last subscriber's event at the load generator (0 when all arrived before the \
+             answer), which includes the generator reading every event frame on its one CPU. \
+             **1 process**: the writes go through the subscribers' server, which reads the \
+             change log right after its own write. **2 processes**: they go through a second \
+             server process on the same database, and the subscribers' server finds them at \
+             its next poll of the log (every 20 ms). CPU ms/update = CPU time of the \
+             subscribers' server process, and of the load generator, over the run (warm-up \
+             included) per update; the server and the generator each have one CPU.\n",
+            s.fanout_subscriptions_per_connection, s.fanout_updates, s.fanout_warmup_updates
+        );
+        let _ = writeln!(
+            md,
+            "| backend | subscribers | connections | writes through | updates | p50 ms | p99 ms | max ms | p99 from the send, ms | server CPU ms/update | generator CPU ms/update |"
+        );
+        let _ = writeln!(md, "|---|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|");
+        let mut errors = Vec::new();
+        for (backend, live) in &measured {
+            for run in &live.fanout {
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} |",
+                    backend.name(),
+                    thousands(run.subscribers as f64),
+                    thousands(run.connections as f64),
+                    if run.processes == 1 {
+                        "the same process"
+                    } else {
+                        "another process"
+                    },
+                    run.updates,
+                    run.p50_ms,
+                    run.p99_ms,
+                    run.max_ms,
+                    run.p99_from_send_ms,
+                    milliseconds(run.server_cpu_ms_per_update),
+                    milliseconds(run.generator_cpu_ms_per_update)
+                );
+                if let Some(error) = &run.error {
+                    errors.push(format!(
+                        "{}, {} subscribers, {} process(es): {error}",
+                        backend.name(),
+                        run.subscribers,
+                        run.processes
+                    ));
+                }
+            }
+            let target = live
+                .fanout
+                .iter()
+                .find(|r| r.processes == 1 && r.subscribers >= FANOUT_TARGET_SUBSCRIBERS);
+            verdicts.push(match target {
+                Some(run) => format!(
+                    "Fan-out, {}: p99 {:.1} ms to {} subscribers on one process: {}.",
+                    backend.name(),
+                    run.p99_ms,
+                    thousands(run.subscribers as f64),
+                    verdict(run.error.is_none() && run.p99_ms < FANOUT_P99_TARGET_MS)
+                ),
+                None => format!(
+                    "Fan-out, {}: not measured at {} subscribers in this run.",
+                    backend.name(),
+                    thousands(FANOUT_TARGET_SUBSCRIBERS as f64)
+                ),
+            });
+        }
+        let _ = writeln!(md);
+        for error in errors {
+            let _ = writeln!(md, "Stopped early: {error}\n");
+        }
+
+        let _ = writeln!(md, "### Events per second\n");
+        let _ = writeln!(
+            md,
+            "{} connections each subscribe to one row (ids 1 to {}); one more subscribes to \
+             a sentinel row. A direct database connection then writes, in one transaction, \
+             changes that the triggers capture like any write: **matching none**: {} rows \
+             no subscription is to, updated once each (one statement); **each matching \
+             one**: the {} subscribed rows, updated {} times each ({} statements), so every \
+             change is an event for one subscriber. Right after the commit, the sentinel row \
+             is updated; the window runs from the commit to the sentinel's event (and, when \
+             matching, to the last subscriber's last event). The server finds the commit at \
+             its next poll of the log (at most 20 ms into the window). Changes per CPU-second \
+             = changes / the server process's CPU time in the window: per core (PostgreSQL's \
+             own processes, which run the reads of the log, are not in it; SQLite's work is).\n",
+            thousands(s.events_subscriptions as f64),
+            thousands(s.events_subscriptions as f64),
+            thousands(s.events_non_matching_changes as f64),
+            thousands(s.events_subscriptions as f64),
+            s.events_all_matching_rounds,
+            s.events_all_matching_rounds
+        );
+        let _ = writeln!(
+            md,
+            "| backend | changes | events delivered | written in s | sifted in s | changes/s | server CPU s | changes per CPU-second |"
+        );
+        let _ = writeln!(md, "|---|---|--:|--:|--:|--:|--:|--:|");
+        for (backend, live) in &measured {
+            for (label, run) in [
+                ("matching none", &live.events.non_matching),
+                ("each matching one", &live.events.all_matching),
+            ] {
+                let _ = writeln!(
+                    md,
+                    "| {} | {} {label} | {} | {:.2} | {:.2} | {} | {:.2} | {} |",
+                    backend.name(),
+                    thousands(run.changes as f64),
+                    thousands(run.events as f64),
+                    run.write_seconds,
+                    run.seconds,
+                    thousands(run.changes_per_sec),
+                    run.server_cpu_seconds,
+                    thousands(run.changes_per_cpu_sec)
+                );
+            }
+            let run = &live.events.non_matching;
+            verdicts.push(format!(
+                "Events per second, {}: {} changes matching no subscription per CPU-second \
+                 ({} per second of wall time): {}.",
+                backend.name(),
+                thousands(run.changes_per_cpu_sec),
+                thousands(run.changes_per_sec),
+                verdict(run.changes_per_cpu_sec >= EVENTS_TARGET_PER_CORE)
+            ));
+        }
+        let _ = writeln!(
+            md,
+            "\nCPU time is read from /proc in ticks of 10 ms: a window under a second is \
+             coarse.\n"
+        );
+
+        let _ = writeln!(md, "### Memory per idle subscription\n");
+        let _ = writeln!(
+            md,
+            "{} idle connections opened to a fresh server (after one subscription, kept, that \
+             warms live data up); its RSS read once it settles; then each connection subscribes \
+             to one row, and more, step by step, the RSS read after each. Per subscription = \
+             (RSS - RSS with the connections alone) / subscriptions; the first subscription of \
+             a connection also sets up that connection's share of live data, which later ones \
+             share; added = the growth from the step before, per subscription added.\n",
+            thousands(s.memory_connections as f64)
+        );
+        let _ = writeln!(
+            md,
+            "| backend | connections | per connection | subscriptions per connection | subscriptions | per subscription | added |"
+        );
+        let _ = writeln!(md, "|---|--:|--:|--:|--:|--:|--:|");
+        for (backend, live) in &measured {
+            let m = &live.memory;
+            let mut previous: Option<&crate::live::SubscriptionStep> = None;
+            for step in &m.steps {
+                let added = previous.map_or_else(
+                    || "-".to_owned(),
+                    |p| {
+                        per_connection(
+                            (step.rss_bytes as f64 - p.rss_bytes as f64)
+                                / (step.subscriptions - p.subscriptions).max(1) as f64,
+                        )
+                    },
+                );
+                let unsettled = if step.settled { "" } else { " (still moving)" };
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} | {} | {} | {}{unsettled} | {added} |",
+                    backend.name(),
+                    thousands(m.connections as f64),
+                    per_connection(m.bytes_per_connection),
+                    step.per_connection,
+                    thousands(step.subscriptions as f64),
+                    per_connection(step.bytes_per_subscription)
+                );
+                previous = Some(step);
+            }
+            if let (Some(first), Some(last)) = (m.steps.first(), m.steps.last()) {
+                let added = if m.steps.len() > 1 {
+                    let before = &m.steps[m.steps.len() - 2];
+                    let bytes = (last.rss_bytes as f64 - before.rss_bytes as f64)
+                        / (last.subscriptions - before.subscriptions).max(1) as f64;
+                    format!(
+                        "; {bytes:.0} B per subscription added beyond the first of each \
+                         connection: {}",
+                        verdict(bytes <= MEMORY_TARGET_BYTES)
+                    )
+                } else {
+                    String::new()
+                };
+                verdicts.push(format!(
+                    "Memory, {}: {:.0} B per idle subscription with one per connection: {}; \
+                     {:.0} B each with {} per connection: {}{added}.",
+                    backend.name(),
+                    first.bytes_per_subscription,
+                    verdict(first.bytes_per_subscription <= MEMORY_TARGET_BYTES),
+                    last.bytes_per_subscription,
+                    last.per_connection,
+                    verdict(last.bytes_per_subscription <= MEMORY_TARGET_BYTES)
+                ));
+            }
+        }
+        let _ = writeln!(md);
+
+        let _ = writeln!(md, "### Capture cost\n");
+        let _ = writeln!(
+            md,
+            "The `create` and `update` workloads (as above: {} connections, closed loop, \
+             {:.2} s warm-up then {:.2} s measured, the median of {} round(s), the servers \
+             alternating) on the framework server with live data on (the polls router: \
+             `question` offers `subscribe`, so the server installs the change log and its \
+             triggers, and reads the log after each write; no subscriber) and off (`serve \
+             --no-live`: the same `question` methods, filters and page size from a model of \
+             the same table without `subscribe`: no triggers, no log). Ratio = live on / \
+             live off writes per second. With live data on, every write also inserts its \
+             change into the log in the same transaction, and on PostgreSQL each transaction \
+             writing a captured table takes an advisory lock that orders the commits (see the \
+             README's \"Live data\"), so concurrent writes wait for one another; this measure \
+             does not separate the two.\n",
+            self.settings.connections,
+            s.capture_warmup_seconds,
+            s.capture_duration_seconds,
+            self.settings.rounds
+        );
+        let _ = writeln!(
+            md,
+            "| backend | workload | live on writes/s | live off writes/s | ratio | ratio per round | live on p99 µs | live off p99 µs | live on CPU µs/req | live off CPU µs/req | errors |"
+        );
+        let _ = writeln!(md, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+        for (backend, live) in &measured {
+            for c in &live.capture {
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} | {} | {:.2} | {} | {:.0} | {:.0} | {} | {} | {} / {} |",
+                    backend.name(),
+                    c.workload.name(),
+                    thousands(c.live_on.requests_per_sec),
+                    thousands(c.live_off.requests_per_sec),
+                    c.ratio,
+                    spread(&c.round_ratios),
+                    c.live_on.p99_us,
+                    c.live_off.p99_us,
+                    cpu(&c.live_on),
+                    cpu(&c.live_off),
+                    c.live_on.errors,
+                    c.live_off.errors
+                );
+                verdicts.push(format!(
+                    "Capture cost, {} `{}`: {:.0}% fewer writes/s with live data on: {}.",
+                    backend.name(),
+                    c.workload.name(),
+                    (1.0 - c.ratio) * 100.0,
+                    verdict(c.ratio >= CAPTURE_TARGET_RATIO)
+                ));
+            }
+        }
+        let _ = writeln!(md, "\n### Targets\n");
+        for line in verdicts {
+            let _ = writeln!(md, "- {line}");
+        }
+        let _ = writeln!(md);
+    }
+}
+
 /// A round step for about `ticks` grid lines up to `max`: 1, 2 or 5 times a power of ten.
 pub(crate) fn nice_step(max: f64, ticks: u32) -> f64 {
     if max.is_nan() || max <= 0.0 || max.is_infinite() {
@@ -810,6 +1128,7 @@ mod tests {
                 memory: None,
                 pagination_depth: None,
                 hostile: None,
+                live: None,
             }],
         }
     }
@@ -851,6 +1170,84 @@ mod tests {
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         assert!(svg.contains("requests per second"));
         assert!(md.contains("## Pagination depth\n\nSkipped."), "{md}");
+    }
+
+    #[test]
+    fn renders_live_data_and_judges_the_targets() {
+        use crate::live::*;
+        let mut r = report();
+        assert!(r.markdown().contains("## Live data\n\nSkipped."));
+        let settings = LiveSettings::new(false, Duration::from_secs(10), Duration::from_secs(1));
+        let fanout = |subscribers, processes, p99_ms| FanoutRun {
+            subscribers,
+            connections: subscribers / 10,
+            processes,
+            updates: 100,
+            p50_ms: p99_ms / 2.0,
+            p99_ms,
+            max_ms: p99_ms,
+            p50_from_send_ms: p99_ms / 2.0,
+            p99_from_send_ms: p99_ms,
+            server_cpu_ms_per_update: Some(p99_ms / 3.0),
+            generator_cpu_ms_per_update: None,
+            error: None,
+        };
+        let events = |changes, cpu| EventsRun {
+            changes,
+            events: 0,
+            write_seconds: 1.0,
+            seconds: 2.0,
+            server_cpu_seconds: cpu,
+            changes_per_sec: changes as f64 / 2.0,
+            changes_per_cpu_sec: changes as f64 / cpu,
+        };
+        let step = |per_connection, rss_bytes, bytes_per_subscription| SubscriptionStep {
+            per_connection,
+            subscriptions: per_connection * 1000,
+            rss_bytes,
+            bytes_per_subscription,
+            settled: true,
+        };
+        r.backends[0].live = Some(LiveResults {
+            settings,
+            fanout: vec![fanout(1000, 1, 5.0), fanout(10_000, 1, 120.0)],
+            events: EventsResult {
+                subscriptions: 1000,
+                non_matching: events(100_000, 1.0),
+                all_matching: events(100_000, 4.0),
+            },
+            memory: SubscriptionMemory {
+                connections: 1000,
+                rss_connections_bytes: 10_000_000,
+                bytes_per_connection: 6000.0,
+                steps: vec![step(1, 12_000_000, 2000.0), step(10, 16_500_000, 650.0)],
+            },
+            capture: vec![CaptureResult::new(
+                Workload::Create,
+                vec![stats(950.0, 10.0)],
+                vec![stats(1000.0, 10.0)],
+            )],
+        });
+        let md = r.markdown();
+        assert!(
+            md.contains("| SQLite | 10,000 | 1,000 | the same process | 100 | 60.0 | 120.0 | 120.0 | 120.0 | 40.0 | - |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("p99 120.0 ms to 10,000 subscribers on one process: **missed**"),
+            "{md}"
+        );
+        assert!(
+            md.contains("100,000 changes matching no subscription per CPU-second"),
+            "{md}"
+        );
+        assert!(md.contains("with one per connection: **missed**; 650 B each with 10 per connection: met; 500 B per subscription added"), "{md}");
+        assert!(
+            md.contains("`create`: 5% fewer writes/s with live data on: met"),
+            "{md}"
+        );
+        let json: serde_json::Value = serde_json::from_str(&r.json().unwrap()).unwrap();
+        assert_eq!(json["backends"][0]["live"]["capture"][0]["ratio"], 0.95);
     }
 
     #[test]

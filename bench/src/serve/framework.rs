@@ -48,7 +48,36 @@ mod probe {
     }
 }
 
-pub(super) async fn serve(addr: SocketAddr, db_url: &str) -> Result<(), String> {
+/// The polls `question` resource without live data: the methods, filters, ordering and
+/// page size of `polls::Question`, but no `subscribe` or `unsubscribe`, so its table gets
+/// no capture triggers. It does not repeat the length rule of `question_text` (the bench
+/// crate does not depend on `validator`); that check costs well under a microsecond.
+mod unlive {
+    use channels_api::prelude::*;
+    use channels_api_examples::polls::schema::questions;
+
+    /// `question.create`, `.retrieve`, `.update`, `.patch`, `.list`, `.delete`.
+    #[derive(Debug, Queryable, Selectable, Identifiable, Serialize, ModelConsumer)]
+    #[diesel(table_name = questions)]
+    #[consumer(
+        resource = "question",
+        methods(create, retrieve, update, patch, list, delete),
+        filter(id, question_text, pub_date),
+        ordering(id, pub_date),
+        page_size = 50
+    )]
+    pub(crate) struct Question {
+        #[consumer(read_only)]
+        pub(crate) id: i32,
+        pub(crate) question_text: String,
+        #[consumer(read_only)]
+        pub(crate) pub_date: channels_api::chrono::NaiveDateTime,
+    }
+}
+
+/// Serves the polls router (or, when `live` is false, its `question` resource without
+/// live data) and the probe on `addr`, over the database at `db_url`.
+pub(super) async fn serve(addr: SocketAddr, db_url: &str, live: bool) -> Result<(), String> {
     let mut options = channels_api::DatabaseOptions::default();
     if let Some(n) = std::env::var("CHANNELS_API_BENCH_DB_THREADS")
         .ok()
@@ -62,7 +91,12 @@ pub(super) async fn serve(addr: SocketAddr, db_url: &str) -> Result<(), String> 
     polls::migrate(&db)
         .await
         .map_err(|e| format!("cannot migrate the database: {e}"))?;
-    let server = polls::router()
+    let router = if live {
+        polls::router()
+    } else {
+        channels_api::Router::new().consumer::<unlive::Question>()
+    };
+    let server = router
         .consumer::<probe::BenchProbe>()
         .bind(addr, db)
         .await

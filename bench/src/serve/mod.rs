@@ -92,7 +92,7 @@ pub(crate) fn run(options: ServeOptions) -> Result<(), String> {
     let db = options.db.as_deref().unwrap_or_default();
     runtime.block_on(async {
         match options.kind {
-            ServerKind::Framework => framework::serve(options.addr, db).await,
+            ServerKind::Framework => framework::serve(options.addr, db, options.live).await,
             ServerKind::Baseline => baseline::serve(options.addr, db).await,
             ServerKind::Echo => echo::serve(options.addr).await,
         }
