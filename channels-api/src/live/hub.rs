@@ -670,6 +670,14 @@ async fn run(
     let mut last_prune = tokio::time::Instant::now();
     let mut failures = 0u32;
     loop {
+        // With nobody subscribed, writes do not wake the hub: it waits for a join or the
+        // next pruning.
+        let listening = !inner.is_idle();
+        let wait = if listening {
+            inner.options.poll_interval
+        } else {
+            inner.options.prune_interval
+        };
         tokio::select! {
             biased;
             _ = stopped.changed() => return,
@@ -697,8 +705,8 @@ async fn run(
                 }
                 None => return,
             },
-            _ = written.changed() => {}
-            () = tokio::time::sleep(inner.options.poll_interval) => {}
+            _ = written.changed(), if listening => {}
+            () = tokio::time::sleep(wait) => {}
         }
         // With nobody subscribed there is nothing to deliver: the log is not read (a join
         // or the next pruning moves the position to the head).
