@@ -105,6 +105,13 @@ macro_rules! __channels_api_if_sqlite {
     ($($tokens:tt)*) => {};
 }
 
+/// The backend the derive's checks of a whole model run on: one of those built.
+#[cfg(feature = "postgres")]
+pub type FirstBackend = diesel::pg::Pg;
+/// The backend the derive's checks of a whole model run on: one of those built.
+#[cfg(not(feature = "postgres"))]
+pub type FirstBackend = diesel::sqlite::Sqlite;
+
 pub use __channels_api_if_postgres as if_postgres;
 pub use __channels_api_if_sqlite as if_sqlite;
 pub use __channels_api_per_backend as per_backend;

@@ -14,22 +14,27 @@ pub(super) fn render(model: &Model<'_>) -> TokenStream {
     let ident = model.ident;
     let table = &model.table;
     let sql_type = |column: &syn::Ident| quote!(__cp::diesel::dsl::SqlTypeOf<#table::#column>);
-    // A field's type may map on one backend and not on another: checked on each.
-    let fields = Backend::ALL.iter().flat_map(|backend| {
+    // A field's type may map on one backend and not on another: checked on each the
+    // runtime was built with.
+    let fields = Backend::ALL.iter().map(|backend| {
         let db = backend.ty();
-        model.fields.iter().map(move |f| {
+        let gate = match backend {
+            Backend::Postgres => quote!(__cp::if_postgres!),
+            Backend::Sqlite => quote!(__cp::if_sqlite!),
+        };
+        let checks = model.fields.iter().map(move |f| {
             let ty = f.ty;
             let st = sql_type(&f.column);
             quote_spanned! {ty.span()=>
                 __cp::assert_field::<#ty, #st, #db>();
             }
-        })
+        });
+        quote!(#gate { #( #checks )* })
     });
     // A missing derive is missing on every backend: checked on one, one error.
-    let db = Backend::ALL[0].ty();
     let row = model.fields.iter().map(|f| sql_type(&f.column));
     let derives = quote_spanned! {ident.span()=>
-        __cp::assert_model::<#ident, ( #( #row, )* ), #db>();
+        __cp::assert_model::<#ident, ( #( #row, )* ), __cp::FirstBackend>();
     };
     quote! {
         const _: fn() = || {
