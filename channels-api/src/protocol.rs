@@ -680,17 +680,7 @@ pub trait Formatter: Send + Sync + 'static {
         out.push_str("\",\"subscription\":");
         push_json(out, event.subscription);
         let _ = write!(out, ",\"position\":\"{}\"", event.position);
-        match event.body {
-            Body::Empty => {}
-            Body::Data(data) => {
-                out.push_str(",\"data\":");
-                out.push_str(data.get());
-            }
-            Body::Errors(errors) => {
-                out.push_str(",\"errors\":");
-                push_json(out, errors);
-            }
-        }
+        push_body(out, event.body);
         out.push('}');
     }
 }
@@ -754,17 +744,7 @@ impl Formatter for DefaultFormatter {
             out.push(',');
         }
         let _ = write!(out, "\"status\":{}", response.status);
-        match response.body {
-            Body::Empty => {}
-            Body::Data(data) => {
-                out.push_str(",\"data\":");
-                out.push_str(data.get());
-            }
-            Body::Errors(errors) => {
-                out.push_str(",\"errors\":");
-                push_json(out, errors);
-            }
-        }
+        push_body(out, response.body);
         out.push('}');
     }
 }
@@ -781,6 +761,22 @@ impl Formatter for BareFormatter {
         match response.body {
             Body::Data(data) => out.push_str(data.get()),
             Body::Empty | Body::Errors(_) => DefaultFormatter.format(response, out),
+        }
+    }
+}
+
+/// Appends `,"data":...` or `,"errors":...` (nothing for an empty body), as protocol v1
+/// writes a body in a response and in an event.
+fn push_body(out: &mut String, body: Body<'_>) {
+    match body {
+        Body::Empty => {}
+        Body::Data(data) => {
+            out.push_str(",\"data\":");
+            out.push_str(data.get());
+        }
+        Body::Errors(errors) => {
+            out.push_str(",\"errors\":");
+            push_json(out, errors);
         }
     }
 }

@@ -142,8 +142,18 @@ impl<M: LiveModel> TableFeed<M> {
         ended
     }
 
-    /// Queues `text` for `sub`, or ends it when its queue is full.
-    fn push(sub: &mut Subscription<M>, position: i64, text: String) -> Visit {
+    /// Queues the event `kind` at `position` with `data` for `sub`, or ends it when its
+    /// queue is full.
+    fn send(sub: &mut Subscription<M>, kind: &str, position: i64, data: &RawValue) -> Visit {
+        let event = Event {
+            resource: sub.resource,
+            kind,
+            subscription: &sub.id,
+            position,
+            body: Body::Data(data),
+        };
+        let mut text = String::with_capacity(data.get().len() + 96);
+        sub.formatter.format_event(&event, &mut text);
         if sub.outbox.push(&sub.id, text).is_err() {
             end(sub, LAGGING);
             return Visit::Ended;
@@ -268,19 +278,10 @@ impl<M: LiveModel> Feed for TableFeed<M> {
                         })
                     })
                 };
-                let Some(body) = body else {
-                    return Visit::Keep;
-                };
-                let event = Event {
-                    resource: sub.resource,
-                    kind,
-                    subscription: &sub.id,
-                    position,
-                    body: Body::Data(body),
-                };
-                let mut text = String::with_capacity(body.get().len() + 96);
-                sub.formatter.format_event(&event, &mut text);
-                Self::push(sub, position, text)
+                match body {
+                    Some(body) => Self::send(sub, kind, position, body),
+                    None => Visit::Keep,
+                }
             }));
         }
         ended
@@ -291,16 +292,7 @@ impl<M: LiveModel> Feed for TableFeed<M> {
             if position <= sub.position {
                 return Visit::Keep;
             }
-            let event = Event {
-                resource: sub.resource,
-                kind,
-                subscription: &sub.id,
-                position,
-                body: Body::Data(data),
-            };
-            let mut text = String::with_capacity(data.get().len() + 96);
-            sub.formatter.format_event(&event, &mut text);
-            Self::push(sub, position, text)
+            Self::send(sub, kind, position, data)
         })
     }
 
