@@ -472,8 +472,11 @@ impl Database {
         T: Send + 'static,
     {
         let result = self.executor.submit(Route::Write, query).await;
-        // Whatever the outcome, the database may have changed.
-        self.writes.send_modify(|n| *n = n.wrapping_add(1));
+        // Whatever the outcome, the database may have changed. Only live data listens:
+        // without it, no write pays for the signal's lock.
+        if self.writes.receiver_count() > 0 {
+            self.writes.send_modify(|n| *n = n.wrapping_add(1));
+        }
         result
     }
 
