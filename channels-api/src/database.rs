@@ -728,6 +728,43 @@ mod tests {
         assert_eq!(db.read(count).await.unwrap(), 1);
     }
 
+    /// Writes that return their row never step their statement to its end, so SQLite's
+    /// own automatic checkpoint would never run and the log would grow with every write.
+    #[tokio::test]
+    async fn the_write_ahead_log_stays_bounded() {
+        #[derive(diesel::QueryableByName)]
+        struct Length {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        let (dir, db) = file_db(DatabaseOptions::default()).await;
+        let text = "x".repeat(2000);
+        let writes = 4 * executor::RESTART_EVERY;
+        for _ in 0..writes {
+            let text = text.clone();
+            let length = db
+                .write(move |conn| {
+                    diesel::sql_query("INSERT INTO t VALUES (?) RETURNING length(v) AS n")
+                        .bind::<Text, _>(text)
+                        .get_result::<Length>(conn)
+                })
+                .await
+                .unwrap();
+            assert_eq!(length.n, 2000);
+        }
+        // Each write adds at least two 4 KiB pages to the log: unchecked, 128 MiB. The log
+        // starts over about every `RESTART_EVERY` writes.
+        let wal = std::fs::metadata(dir.path().join("t.sqlite3-wal"))
+            .unwrap()
+            .len();
+        let bound = 2 * executor::RESTART_EVERY * 2 * 4200;
+        assert!(
+            wal < bound,
+            "the log holds {wal} bytes after {writes} writes"
+        );
+        assert_eq!(db.read(count).await.unwrap(), writes as i64);
+    }
+
     #[tokio::test]
     async fn memory_and_postgres_use_one_lane() {
         let db = Database::connect("sqlite::memory:").await.unwrap();
