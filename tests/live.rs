@@ -27,6 +27,7 @@ on_both_backends!(
     custom_methods_publish_events,
     subscriptions_per_connection_are_bounded,
     replays_are_bounded,
+    concurrent_writers_each_change_arrives_once_in_order,
 );
 
 async fn subscribe(client: &mut Client, request: Value) -> (String, String) {
@@ -193,6 +194,46 @@ async fn one_row_subscriptions_see_only_that_row(backend: Backend) {
     assert_eq!(event["event"], "question.updated");
     assert_eq!(event["data"]["id"], mine["id"]);
     assert_eq!(event["data"]["question_text"], "y");
+    watcher.no_message_within(Duration::from_millis(200)).await;
+}
+
+async fn concurrent_writers_each_change_arrives_once_in_order(backend: Backend) {
+    const WRITERS: usize = 4;
+    const EACH: usize = 25;
+    let server = TestServer::polls(backend).await;
+    let mut watcher = server.client().await;
+    subscribe(&mut watcher, json!({"method": "question.subscribe"})).await;
+    let mut writers = Vec::new();
+    for w in 0..WRITERS {
+        let mut client = server.client().await;
+        writers.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for i in 0..EACH {
+                ids.push(create(&mut client, &format!("writer {w}, row {i}")).await["id"].clone());
+            }
+            ids
+        }));
+    }
+    let mut written = std::collections::BTreeSet::new();
+    for writer in writers {
+        for id in writer.await.expect("writer") {
+            written.insert(id.as_i64().expect("an id"));
+        }
+    }
+    let mut received = std::collections::BTreeSet::new();
+    let mut last = 0;
+    for _ in 0..WRITERS * EACH {
+        let event = watcher.event().await;
+        assert_eq!(event["event"], "question.created", "{event}");
+        assert!(
+            position(&event) > last,
+            "out of order: {event} after {last}"
+        );
+        last = position(&event);
+        let id = event["data"]["id"].as_i64().expect("an id");
+        assert!(received.insert(id), "twice: {event}");
+    }
+    assert_eq!(received, written);
     watcher.no_message_within(Duration::from_millis(200)).await;
 }
 
@@ -641,4 +682,47 @@ async fn replays_are_bounded(backend: Backend) {
 
 fn errors_of_after(response: &Value) -> &str {
     response["errors"]["after"][0].as_str().unwrap_or_default()
+}
+
+/// On PostgreSQL writing transactions run side by side, and one that took its position
+/// first may commit last. Here a write through the API commits while another program's
+/// transaction, which wrote before it, stays open: the API's write does not wait for it,
+/// its event waits behind the open transaction's position, and once that commits the
+/// watcher receives both, in position order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL: set CHANNELS_API_TEST_POSTGRES_URL, run with --ignored"]
+async fn postgres_writers_do_not_wait_and_late_commits_are_not_skipped() {
+    let server = TestServer::polls(Backend::Postgres).await;
+    let mut watcher = server.client().await;
+    subscribe(&mut watcher, json!({"method": "question.subscribe"})).await;
+    let url = server.test_db.url.clone();
+    let (began, opened) = tokio::sync::oneshot::channel();
+    let (finish, finished) = std::sync::mpsc::channel::<()>();
+    let slow = tokio::task::spawn_blocking(move || -> Result<(), String> {
+        use diesel::Connection;
+        let mut conn = diesel::PgConnection::establish(&url).map_err(|e| e.to_string())?;
+        conn.batch_execute(
+            "BEGIN;
+             INSERT INTO questions (question_text, pub_date) VALUES ('slow', '2026-01-01 00:00:00');",
+        )
+        .map_err(|e| e.to_string())?;
+        let _ = began.send(());
+        let _ = finished.recv();
+        conn.batch_execute("COMMIT").map_err(|e| e.to_string())
+    });
+    opened.await.expect("the open transaction began");
+
+    let mut writer = server.client().await;
+    let fast = create(&mut writer, "fast").await;
+    // Its position is after the open transaction's: delivering it now could skip that one.
+    watcher.no_message_within(Duration::from_millis(400)).await;
+    finish.send(()).expect("the open transaction waits");
+    slow.await.expect("outside task").expect("outside commit");
+
+    let first = watcher.event().await;
+    let second = watcher.event().await;
+    assert_eq!(first["data"]["question_text"], "slow", "{first}");
+    assert_eq!(second["data"], fast, "{second}");
+    assert!(position(&first) < position(&second));
+    watcher.no_message_within(Duration::from_millis(200)).await;
 }

@@ -988,10 +988,7 @@ impl Report {
              --no-live`: the same `question` methods, filters and page size from a model of \
              the same table without `subscribe`: no triggers, no log). Ratio = live on / \
              live off writes per second. With live data on, every write also inserts its \
-             change into the log in the same transaction, and on PostgreSQL each transaction \
-             writing a captured table takes an advisory lock that orders the commits (see the \
-             README's \"Live data\"), so concurrent writes wait for one another; this measure \
-             does not separate the two.\n",
+             change, as JSON, into the log in the same transaction.\n",
             self.settings.connections,
             s.capture_warmup_seconds,
             s.capture_duration_seconds,

@@ -374,11 +374,13 @@ fn column_of(info: &dyn DatabaseErrorInformation) -> Option<String> {
 }
 
 /// SQLite's answer when another connection holds the write lock past the busy timeout,
-/// and PostgreSQL's when a statement ran past `statement_timeout`.
+/// and PostgreSQL's when a statement ran past `statement_timeout` or waited for a lock
+/// past `lock_timeout`.
 fn is_busy(message: &str) -> bool {
     message.contains("database is locked")
         || message.contains("database is busy")
         || message.contains("canceling statement due to statement timeout")
+        || message.contains("canceling statement due to lock timeout")
 }
 
 #[cfg(test)]

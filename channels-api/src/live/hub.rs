@@ -13,7 +13,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -22,7 +22,7 @@ use super::log::{self, Captured, Change};
 use super::outbox::Outbox;
 use super::{LiveModel, LiveOptions};
 use crate::context::OwnedContext;
-use crate::database::{Database, DbError};
+use crate::database::{Backend, Database, DbError};
 use crate::error::{ApiError, Errors};
 use crate::protocol::{Body, Event, Formatter};
 
@@ -659,6 +659,7 @@ async fn run(
     mut stopped: watch::Receiver<bool>,
 ) {
     let mut written = inner.db.writes();
+    let mut gap: Gap = None;
     let mut last_prune = tokio::time::Instant::now();
     let mut failures = 0u32;
     loop {
@@ -685,7 +686,7 @@ async fn run(
                             Err(_) => break,
                         }
                     }
-                    if let Err(error) = catch_up_all(&inner, &mut position).await {
+                    if let Err(error) = catch_up_all(&inner, &mut position, &mut gap).await {
                         tracing::warn!(%error, "reading the change log failed");
                     }
                     for join in waiting {
@@ -706,7 +707,7 @@ async fn run(
         let read = if idle {
             Ok(())
         } else {
-            advance(&inner, &mut position).await
+            advance(&inner, &mut position, &mut gap).await
         };
         match read {
             Ok(()) => failures = 0,
@@ -719,7 +720,7 @@ async fn run(
         }
         if last_prune.elapsed() >= inner.options.prune_interval {
             last_prune = tokio::time::Instant::now();
-            if idle && let Err(error) = catch_up_all(&inner, &mut position).await {
+            if idle && let Err(error) = catch_up_all(&inner, &mut position, &mut gap).await {
                 tracing::warn!(%error, "reading the change log failed");
             }
             let (age, count, keep_after) = (
@@ -737,50 +738,117 @@ async fn run(
 
 /// Brings `position` up to date: reads and delivers the changes after it, or, with
 /// nobody subscribed, moves it to the head at the cost of one lookup.
-async fn catch_up_all(inner: &Inner, position: &mut i64) -> Result<(), DbError> {
+async fn catch_up_all(inner: &Inner, position: &mut i64, gap: &mut Gap) -> Result<(), DbError> {
     if inner.is_idle() {
         *position = inner.db.read(log::head).await?.max(*position);
+        *gap = None;
         return Ok(());
     }
-    advance(inner, position).await
+    advance(inner, position, gap).await
 }
 
-/// Reads and delivers every change after `position`.
-async fn advance(inner: &Inner, position: &mut i64) -> Result<(), DbError> {
+/// Where delivery last stopped at a gap in the log's positions, since when, and how many
+/// locked reads failed to settle it.
+type Gap = Option<(i64, Instant, u32)>;
+
+/// Reads and delivers every settled change after `position` (see [`log`]). On PostgreSQL
+/// a change read after a gap (a position not visible yet: its transaction is still
+/// running, or rolled back) waits. The gap fills as that transaction commits; one still
+/// there a poll interval later is settled by a locked read, tried less and less often
+/// while a long transaction keeps the lock from being granted.
+async fn advance(inner: &Inner, position: &mut i64, gap: &mut Gap) -> Result<(), DbError> {
+    let gaps_settle_themselves = inner.db.backend() == Backend::Sqlite;
     loop {
         let after = *position;
-        let changes = inner
+        let mut changes = inner
             .db
             .read(move |conn| log::read(conn, after, None, None, BATCH))
             .await?;
+        let full = changes.len() as i64 == BATCH;
+        let Some(first) = changes.first().map(|c| c.position) else {
+            *gap = None;
+            return Ok(());
+        };
+        if first > after + 1 {
+            let pruned = inner.db.read(log::pruned).await?;
+            if pruned > after {
+                // Another process pruned changes this one had not delivered: say so
+                // rather than skip them.
+                tracing::warn!(
+                    after,
+                    "the change log was pruned past this process's position"
+                );
+                end_everything(inner, "changes were pruned before this server sent them");
+                *position = pruned;
+                *gap = None;
+                continue;
+            }
+        }
+        if !gaps_settle_themselves {
+            let ready = changes
+                .iter()
+                .zip(after + 1..)
+                .take_while(|(change, expected)| change.position == *expected)
+                .count();
+            if ready == changes.len() {
+                *gap = None;
+            } else {
+                let stop = ready
+                    .checked_sub(1)
+                    .map_or(after, |last| changes[last].position);
+                match *gap {
+                    Some((at, since, failures)) if at == stop => {
+                        let wait = inner.options.poll_interval * (1 << failures.min(5));
+                        if since.elapsed() < wait {
+                            changes.truncate(ready);
+                        } else {
+                            let settled = inner
+                                .db
+                                .read(move |conn| log::read_settled(conn, after, BATCH))
+                                .await?;
+                            match settled {
+                                Some(settled) => {
+                                    *gap = None;
+                                    changes = settled;
+                                }
+                                None => {
+                                    *gap = Some((stop, Instant::now(), failures + 1));
+                                    changes.truncate(ready);
+                                }
+                            }
+                        }
+                    }
+                    _ => {
+                        *gap = Some((stop, Instant::now(), 0));
+                        changes.truncate(ready);
+                    }
+                }
+            }
+        }
         let Some(last) = changes.last().map(|c| c.position) else {
             return Ok(());
         };
-        if changes[0].position > after + 1 && inner.db.read(log::pruned).await? > after {
-            // Another process pruned changes this one had not delivered: say so rather
-            // than skip them.
-            tracing::warn!(
-                after,
-                "the change log was pruned past this process's position"
-            );
-            let mut registry = inner
-                .registry
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let ended: Vec<u64> = registry
-                .feeds
-                .values_mut()
-                .flat_map(|feed| feed.end_all("changes were pruned before this server sent them"))
-                .collect();
-            for connection in ended {
-                registry.ended(connection);
-            }
-        }
         deliver(inner, &changes).await?;
         *position = last;
-        if (changes.len() as i64) < BATCH {
+        if !full || gap.is_some() {
             return Ok(());
         }
+    }
+}
+
+/// Ends every subscription of this process, telling each client `why`.
+fn end_everything(inner: &Inner, why: &str) {
+    let mut registry = inner
+        .registry
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let ended: Vec<u64> = registry
+        .feeds
+        .values_mut()
+        .flat_map(|feed| feed.end_all(why))
+        .collect();
+    for connection in ended {
+        registry.ended(connection);
     }
 }
 

@@ -2,16 +2,20 @@
 //! that writes, so every write (the API's, a custom method's, another program's) is in
 //! it, and only once it commits.
 //!
-//! Positions are the log's keys and follow commit order:
-//! - SQLite has one writer at a time, so key order is commit order. A key is never handed
-//!   out twice: SQLite gives the highest key plus one, and pruning always keeps the
-//!   newest change.
-//! - On PostgreSQL a statement-level trigger takes one transaction-scoped advisory lock
-//!   before a served table's rows change, so writing transactions reach their commit one
-//!   after the other and take their keys in that order. A reader that sees position `p`
-//!   therefore sees every change below `p` that will ever commit: reading "after `p`"
-//!   never skips a late commit.
-
+//! Positions are the log's keys. A position is *settled* when every change at or below it
+//! that will ever commit has committed: reading "after a settled position" never skips a
+//! late commit, and only settled positions are given out.
+//! - SQLite has one writer at a time, so key order is commit order and every position read
+//!   is settled. A key is never handed out twice: SQLite gives the highest key plus one,
+//!   and pruning always keeps the newest change.
+//! - On PostgreSQL writing transactions run side by side, take their keys from a sequence
+//!   as they write and may commit in another order, so a key not yet visible may still
+//!   commit. Changes are delivered up to the first such gap; a gap that stays is settled by
+//!   [`settle`], a `SHARE` lock on the log, which waits for every transaction that has
+//!   written to it (they hold `ROW EXCLUSIVE` until they end) and holds new writers back
+//!   for the moment the read takes. Two changes of one row are never out of order: the
+//!   second transaction waits for the first one's row lock, so takes a later key. Writers
+//!   never wait for each other.
 use diesel::QueryableByName;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -25,8 +29,13 @@ pub(crate) const TABLE: &str = "channels_api_changes";
 /// One row: the newest position pruning deleted. Changes at or below it may be gone.
 const PRUNED: &str = "channels_api_pruned";
 
-/// The advisory lock that orders writing transactions on PostgreSQL ("chapi-lg").
-const ORDER_LOCK: i64 = 0x6368_6170_692d_6c67;
+/// The advisory lock that makes concurrent installs of the log take turns ("chapi-lh").
+const INSTALL_LOCK: i64 = 0x6368_6170_692d_6c68;
+
+/// How long [`settle`] waits for the transactions writing to the log before it gives up:
+/// new writers wait behind it meanwhile, so one long transaction must not hold them all.
+#[cfg(feature = "postgres")]
+const SETTLE_TIMEOUT: &str = "100ms";
 
 /// One change, as read from the log.
 #[derive(Debug, Clone, QueryableByName)]
@@ -71,7 +80,7 @@ pub(crate) fn install_sql(backend: Backend, tables: &[Captured]) -> String {
     match backend {
         Backend::Postgres => {
             sql.push_str(&format!(
-                "SELECT pg_advisory_xact_lock({ORDER_LOCK} + 1);
+                "SELECT pg_advisory_xact_lock({INSTALL_LOCK});
 CREATE TABLE IF NOT EXISTS {TABLE} (
     position BIGSERIAL PRIMARY KEY,
     table_name TEXT NOT NULL,
@@ -82,11 +91,6 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
 );
 CREATE TABLE IF NOT EXISTS {PRUNED} (id INTEGER PRIMARY KEY, position BIGINT NOT NULL);
 INSERT INTO {PRUNED} (id, position) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
-CREATE OR REPLACE FUNCTION channels_api_order() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_advisory_xact_lock({ORDER_LOCK});
-    RETURN NULL;
-END $$;
 CREATE OR REPLACE FUNCTION channels_api_capture() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO {TABLE} (table_name, op, old_row, new_row) VALUES (
@@ -101,14 +105,15 @@ END $$;
             ));
             for captured in tables {
                 let table = quoted(captured.table);
+                // (`channels_api_order` made writers take turns in earlier versions.)
                 sql.push_str(&format!(
-                    "CREATE OR REPLACE TRIGGER channels_api_order BEFORE INSERT OR UPDATE OR DELETE \
-                     ON {table} FOR EACH STATEMENT EXECUTE FUNCTION channels_api_order();
+                    "DROP TRIGGER IF EXISTS channels_api_order ON {table};
 CREATE OR REPLACE TRIGGER channels_api_capture AFTER INSERT OR UPDATE OR DELETE \
                      ON {table} FOR EACH ROW EXECUTE FUNCTION channels_api_capture();
 "
                 ));
             }
+            sql.push_str("DROP FUNCTION IF EXISTS channels_api_order();\n");
         }
         Backend::Sqlite => {
             sql.push_str(&format!(
@@ -171,8 +176,45 @@ pub(crate) fn install(conn: &mut DbConnection, tables: &[Captured]) -> QueryResu
     conn.transaction(|conn| conn.batch_execute(&sql))
 }
 
-/// The newest position, `0` for an empty log.
+/// Waits until every position in the log is settled, and keeps it so until the
+/// transaction ends: on PostgreSQL a `SHARE` lock on the log, taken for at most
+/// [`SETTLE_TIMEOUT`]. The first statement of a transaction, so that a `REPEATABLE READ`
+/// snapshot is taken after it. Nothing to do on SQLite.
+pub(crate) fn settle(conn: &mut DbConnection) -> QueryResult<()> {
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(_) => Ok(()),
+        #[cfg(feature = "postgres")]
+        DbConnection::Postgres(c) => c.batch_execute(&format!(
+            "SET LOCAL lock_timeout = '{SETTLE_TIMEOUT}'; LOCK TABLE {TABLE} IN SHARE MODE"
+        )),
+    }
+}
+
+/// Whether `error` is [`settle`] giving up.
+pub(crate) fn is_settle_timeout(error: &diesel::result::Error) -> bool {
+    matches!(error, diesel::result::Error::DatabaseError(_, info)
+        if info.message().contains("lock timeout"))
+}
+
+/// The newest position, settled; `0` for an empty log.
 pub(crate) fn head(conn: &mut DbConnection) -> QueryResult<i64> {
+    match conn {
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(_) => newest(conn),
+        #[cfg(feature = "postgres")]
+        DbConnection::Postgres(_) => conn.transaction(settled_head),
+    }
+}
+
+/// The newest position, settled, inside a transaction that has run nothing yet.
+pub(crate) fn settled_head(conn: &mut DbConnection) -> QueryResult<i64> {
+    settle(conn)?;
+    newest(conn)
+}
+
+/// The newest position in the log, `0` for an empty log.
+fn newest(conn: &mut DbConnection) -> QueryResult<i64> {
     let query = format!("SELECT COALESCE(MAX(position), 0) AS position FROM {TABLE}");
     load_bound(conn, &query)
 }
@@ -193,8 +235,26 @@ fn load_bound(conn: &mut DbConnection, query: &str) -> QueryResult<i64> {
     Ok(bound.position)
 }
 
+/// Up to `limit` changes after `after`, settled: on PostgreSQL under [`settle`]'s lock.
+/// `None` when the lock was not granted in time.
+pub(crate) fn read_settled(
+    conn: &mut DbConnection,
+    after: i64,
+    limit: i64,
+) -> QueryResult<Option<Vec<Change>>> {
+    let result = conn.transaction(|conn| {
+        settle(conn)?;
+        read(conn, after, None, None, limit)
+    });
+    match result {
+        Err(error) if is_settle_timeout(&error) => Ok(None),
+        other => other.map(Some),
+    }
+}
+
 /// Up to `limit` changes after `after`, up to `until` when given, of the two `tables`
-/// when given (a table and its resource's published events), in position order.
+/// when given (a table and its resource's published events), in position order. On
+/// PostgreSQL, changes after a gap may not be settled (see the module's documentation).
 pub(crate) fn read(
     conn: &mut DbConnection,
     after: i64,
@@ -322,15 +382,11 @@ pub(crate) fn publish(conn: &mut DbConnection, resource: &str, row: &str) -> Que
         .bind::<Text, _>(row)
         .execute(c),
         #[cfg(feature = "postgres")]
-        DbConnection::Postgres(c) => {
-            // Ordered with the writes, as the triggers order them.
-            c.batch_execute(&format!("SELECT pg_advisory_xact_lock({ORDER_LOCK})"))?;
-            diesel::sql_query(format!(
-                "INSERT INTO {TABLE} (table_name, op, new_row) VALUES ($1, 'E', $2::jsonb)"
-            ))
-            .bind::<Text, _>(table)
-            .bind::<Text, _>(row)
-            .execute(c)
-        }
+        DbConnection::Postgres(c) => diesel::sql_query(format!(
+            "INSERT INTO {TABLE} (table_name, op, new_row) VALUES ($1, 'E', $2::jsonb)"
+        ))
+        .bind::<Text, _>(table)
+        .bind::<Text, _>(row)
+        .execute(c),
     })
 }

@@ -20,9 +20,10 @@
 //!   bulk statement or a custom method is an event like the API's own; a rolled-back one
 //!   never is. The server creates the log and the triggers when it starts
 //!   ([`install_sql`] shows the SQL, for a database where the server may not run DDL).
-//! - **One order.** A position is the change's place in the log: the same on every
-//!   server process, and in commit order (see the log module), so the events of one row
-//!   arrive in the order its changes committed.
+//! - **One order.** A position is the change's place in the log, the same on every
+//!   server process. The events of one row arrive in the order its changes committed,
+//!   and a change made after another committed comes after it; an event waits until
+//!   every earlier position has committed or rolled back (see the log module).
 //! - **Access control on every event.** An event reaches a subscription only if its
 //!   connection could `retrieve` the row: the consumer's queryset scope and object
 //!   permission are applied to the row before and after each change, for each
@@ -365,13 +366,14 @@ pub async fn subscribe<M: LiveModel>(
             .read(move |conn| {
                 diesel::Connection::transaction(conn, |conn| {
                     if backend == Backend::Postgres {
-                        // One snapshot for the position and the rows.
+                        // One snapshot for the position and the rows, taken once the
+                        // log is settled (its lock comes before the first read).
                         diesel::connection::SimpleConnection::batch_execute(
                             conn,
-                            "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+                            "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
                         )?;
                     }
-                    let position = log::head(conn)?;
+                    let position = log::settled_head(conn)?;
                     Ok((position, M::list(conn, &query)?))
                 })
             })
