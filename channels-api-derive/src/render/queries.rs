@@ -133,18 +133,29 @@ pub(super) fn methods(model: &Model<'_>) -> TokenStream {
         let db = backend.ty();
         quote! {
             if query.filters.is_empty() && query.ordering.is_empty() {
-                let __rows = #table::table
+                let __page = #table::table
                     .order(#table::#pk_col.asc())
                     .limit(query.limit)
-                    .offset(query.offset)
-                    .select(Self::as_select())
+                    .offset(query.offset);
+                if !query.count {
+                    let __rows = __page.select(Self::as_select()).load(__conn)?;
+                    return __cp::Result::Ok((__cp::Option::None, __rows));
+                }
+                // The count rides along with the page: one statement, not two.
+                __cp::diesel::alias!(#table as __all: __All);
+                let __rows: __cp::Vec<(Self, __cp::Option<i64>)> = __page
+                    .select((
+                        Self::as_select(),
+                        __all.select(__cp::diesel::dsl::count_star()).single_value(),
+                    ))
                     .load(__conn)?;
-                let __count = if query.count {
-                    __cp::Option::Some(#table::table.count().get_result::<i64>(__conn)?)
-                } else {
-                    __cp::Option::None
+                let __count = match __rows.first() {
+                    __cp::Option::Some((_, __count)) => __count.unwrap_or_default(),
+                    // A page past the end has no row to carry it.
+                    __cp::Option::None => #table::table.count().get_result::<i64>(__conn)?,
                 };
-                return __cp::Result::Ok((__count, __rows));
+                let __rows = __rows.into_iter().map(|(__row, _)| __row).collect();
+                return __cp::Result::Ok((__cp::Option::Some(__count), __rows));
             }
             let mut __query = #table::table.select(Self::as_select()).into_boxed();
             if let __cp::Option::Some(__where) = #where_fn(&query.filters) {
