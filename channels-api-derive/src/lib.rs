@@ -18,7 +18,10 @@ use proc_macro::TokenStream;
 /// `#[diesel(table_name = ...)]` and derive `Queryable`, `Selectable` and `Serialize`.
 /// The derive checks this before anything else, so the first error says what is wrong:
 /// "`Question` does not derive `Queryable`" (or `Selectable`) on the struct's name, or "a
-/// field of type `i32` cannot hold its column's SQL type `Text`" on the field's type.
+/// field of type `i32` cannot hold its column's SQL type `Text`" on the field's type. A
+/// missing derive is then the only error: the generated impls assume what was checked
+/// instead of failing again in each query. A mismatched field that is written or filtered
+/// on may still add Diesel's errors where its value is bound into a query.
 ///
 /// ## Container attributes: `#[consumer(...)]`
 ///

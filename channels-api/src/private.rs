@@ -105,13 +105,6 @@ macro_rules! __channels_api_if_sqlite {
     ($($tokens:tt)*) => {};
 }
 
-/// The backend the derive's checks of a whole model run on: one of those built.
-#[cfg(feature = "postgres")]
-pub type FirstBackend = diesel::pg::Pg;
-/// The backend the derive's checks of a whole model run on: one of those built.
-#[cfg(not(feature = "postgres"))]
-pub type FirstBackend = diesel::sqlite::Sqlite;
-
 pub use __channels_api_if_postgres as if_postgres;
 pub use __channels_api_if_sqlite as if_sqlite;
 pub use __channels_api_per_backend as per_backend;
@@ -258,50 +251,129 @@ impl<T: serde::de::DeserializeOwned> MethodArgument for T {}
 /// Checks, where `#[consumer_method]` puts it, that `T` may be returned.
 pub fn assert_output<T: MethodOutput>() {}
 
-/// A model whose rows Diesel can read: it derives `Queryable` (for the SQL types `ST` of
-/// its columns on backend `DB`). Checked first by the derive, so that a missing derive is
-/// the first error.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` does not derive `Queryable`",
-    label = "`ModelConsumer` reads rows through Diesel's `Queryable`",
-    note = "derive it: `#[derive(Queryable, Selectable, Serialize, ModelConsumer)]`"
-)]
-pub trait DerivesQueryable<ST, DB> {}
+// What the derive checks of a model and its fields, and what its generated impls assume.
+//
+// Each trait holds on every backend this build has at once (the macro is expanded once per
+// set of backends), and its impl is `do_not_recommend`: a mistake is one unmet obligation,
+// one error with the trait's own message. Its requirements are where-clauses on `Self`,
+// which rustc treats as supertraits, so that an impl whose where-clause names the trait
+// may use them. The derive writes those where-clauses under `for<'__b>`: a bound with a
+// binder is not checked where it is written, only where the impl is used, and the impl's
+// body is checked assuming it. A model Diesel cannot read is then reported once, by the
+// checks, instead of in every query that reads it; where an impl proves the bound (a
+// correct model), rustc prefers the impl, so correct code is checked as before.
+macro_rules! model_bounds {
+    ($($db:ty),+) => {
+        /// A model whose rows Diesel can read: it derives `Queryable` for the SQL types `ST`
+        /// of its columns.
+        #[diagnostic::on_unimplemented(
+            message = "`{Self}` does not derive `Queryable`",
+            label = "`ModelConsumer` reads rows through Diesel's `Queryable`",
+            note = "derive it: `#[derive(Queryable, Selectable, Serialize, ModelConsumer)]`"
+        )]
+        pub trait DerivesQueryable<ST>
+        where
+            $(Self: diesel::deserialize::FromSqlRow<ST, $db>,)+
+        {
+        }
 
-impl<T: diesel::Queryable<ST, DB>, ST, DB: diesel::backend::Backend> DerivesQueryable<ST, DB>
-    for T
-{
+        #[diagnostic::do_not_recommend]
+        impl<T, ST> DerivesQueryable<ST> for T where $(T: diesel::deserialize::FromSqlRow<ST, $db>,)+ {}
+
+        /// A model whose columns Diesel can select: it derives `Selectable`, which selects
+        /// `SE`, the columns of its fields.
+        #[diagnostic::on_unimplemented(
+            message = "`{Self}` does not derive `Selectable`",
+            label = "`ModelConsumer` selects columns through Diesel's `Selectable`",
+            note = "derive it: `#[derive(Queryable, Selectable, Serialize, ModelConsumer)]`"
+        )]
+        pub trait DerivesSelectable<SE>
+        where
+            $(Self: diesel::Selectable<$db, SelectExpression = SE>,)+
+        {
+        }
+
+        #[diagnostic::do_not_recommend]
+        impl<T, SE> DerivesSelectable<SE> for T
+        where
+            $(T: diesel::Selectable<$db, SelectExpression = SE>,)+
+        {
+        }
+
+        /// A field's Rust type that can hold its column's SQL type `ST`.
+        #[diagnostic::on_unimplemented(
+            message = "a field of type `{Self}` cannot hold its column's SQL type `{ST}`",
+            label = "does not match the column's SQL type `{ST}`",
+            note = "see the Rust types `{ST}` maps to in Diesel's documentation; a nullable \
+                    column needs an `Option`"
+        )]
+        pub trait HoldsColumn<ST>
+        where
+            $(Self: diesel::deserialize::FromSql<ST, $db>,)+
+        {
+        }
+
+        #[diagnostic::do_not_recommend]
+        impl<T, ST> HoldsColumn<ST> for T where $(T: diesel::deserialize::FromSql<ST, $db>,)+ {}
+
+        /// A tuple of a model's field types that can hold a row of the SQL types `ST`, as
+        /// the model's derived `Queryable` reads it. Not checked itself: it holds when each
+        /// field holds its column ([`HoldsColumn`]), which is checked.
+        pub trait HoldsRow<ST>
+        where
+            $(Self: diesel::deserialize::FromStaticSqlRow<ST, $db>,)+
+        {
+        }
+
+        impl<T, ST> HoldsRow<ST> for T where $(T: diesel::deserialize::FromStaticSqlRow<ST, $db>,)+ {}
+
+        /// A value that queries can bind as SQL type `ST`.
+        #[diagnostic::on_unimplemented(
+            message = "a value of type `{Self}` cannot be bound as SQL type `{ST}`",
+            label = "does not match the column's SQL type `{ST}`",
+            note = "see the Rust types `{ST}` maps to in Diesel's documentation"
+        )]
+        pub trait BindsColumn<ST>
+        where
+            $(Self: diesel::serialize::ToSql<ST, $db>,)+
+        {
+        }
+
+        #[diagnostic::do_not_recommend]
+        impl<T, ST> BindsColumn<ST> for T where $(T: diesel::serialize::ToSql<ST, $db>,)+ {}
+
+        /// A field's Rust type that can hold its column's SQL type `ST`, and be bound as it:
+        /// the type of a field written or filtered on.
+        #[diagnostic::on_unimplemented(
+            message = "a field of type `{Self}` cannot hold its column's SQL type `{ST}`",
+            label = "does not match the column's SQL type `{ST}`",
+            note = "see the Rust types `{ST}` maps to in Diesel's documentation; a nullable \
+                    column needs an `Option`"
+        )]
+        pub trait StoresColumn<ST>: HoldsColumn<ST> + BindsColumn<ST> {}
+
+        #[diagnostic::do_not_recommend]
+        impl<T: HoldsColumn<ST> + BindsColumn<ST>, ST> StoresColumn<ST> for T {}
+    };
 }
 
-/// A model whose columns Diesel can select: it derives `Selectable` for backend `DB`.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` does not derive `Selectable`",
-    label = "`ModelConsumer` selects columns through Diesel's `Selectable`",
-    note = "derive it: `#[derive(Queryable, Selectable, Serialize, ModelConsumer)]`"
-)]
-pub trait DerivesSelectable<DB> {}
-
-impl<T: diesel::Selectable<DB>, DB: diesel::backend::Backend> DerivesSelectable<DB> for T {}
-
-/// A field's Rust type that can hold its column's SQL type `ST` on backend `DB`.
-#[diagnostic::on_unimplemented(
-    message = "a field of type `{Self}` cannot hold its column's SQL type `{ST}`",
-    label = "does not match the column's SQL type `{ST}`",
-    note = "see the Rust types `{ST}` maps to in Diesel's documentation; a nullable \
-            column needs an `Option`"
-)]
-pub trait HoldsColumn<ST, DB> {}
-
-impl<T: diesel::deserialize::FromSql<ST, DB>, ST, DB: diesel::backend::Backend> HoldsColumn<ST, DB>
-    for T
-{
-}
+#[cfg(all(feature = "postgres", feature = "sqlite"))]
+model_bounds!(diesel::pg::Pg, diesel::sqlite::Sqlite);
+#[cfg(all(feature = "postgres", not(feature = "sqlite")))]
+model_bounds!(diesel::pg::Pg);
+#[cfg(not(feature = "postgres"))]
+model_bounds!(diesel::sqlite::Sqlite);
 
 /// Checks, where the derive puts it, that a field can hold its column's values.
-pub fn assert_field<T: HoldsColumn<ST, DB>, ST, DB>() {}
+pub fn assert_field<T: HoldsColumn<ST>, ST>() {}
 
-/// Checks, where the derive puts it, that the model derives `Selectable` and `Queryable`.
-pub fn assert_model<T: DerivesSelectable<DB> + DerivesQueryable<ST, DB>, ST, DB>() {}
+/// Checks, where the derive puts it, that a field can hold its column's values and be
+/// bound as its column's type.
+pub fn assert_stored_field<T: StoresColumn<ST>, ST>() {}
+
+/// Checks, where the derive puts it, that the model derives `Selectable` (selecting `SE`)
+/// and `Queryable` (for the SQL types `ST`).
+pub fn assert_model<T: DerivesSelectable<SE> + DerivesQueryable<ST>, ST, SE>() {}
 
 /// Checks, where `#[consumer_method]` puts it, that `T` may be taken as the argument.
 pub fn assert_argument<T: MethodArgument>() {}

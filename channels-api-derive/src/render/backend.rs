@@ -21,6 +21,21 @@ impl Backend {
         }
     }
 
+    /// `Self::as_select()` with this backend named: the backend of the rows is then known
+    /// before the connection's type is inferred. Without it, in a model whose field does
+    /// not match its column, the fields' types the impls assume (`checks::bounds`) steer
+    /// that inference into Diesel's errors after the field's own.
+    pub(super) fn as_select(self) -> TokenStream {
+        let db = self.ty();
+        quote!(<Self as __cp::diesel::SelectableHelper<#db>>::as_select())
+    }
+
+    /// `Self::as_returning()` with this backend named, as [`Backend::as_select`].
+    pub(super) fn as_returning(self) -> TokenStream {
+        let db = self.ty();
+        quote!(<Self as __cp::diesel::SelectableHelper<#db>>::as_returning())
+    }
+
     /// The function that turns filters into a `WHERE` expression on this backend.
     pub(super) fn where_fn(self) -> syn::Ident {
         match self {

@@ -63,6 +63,7 @@ pub(super) fn render(model: &Model<'_>) -> TokenStream {
     });
 
     let schema = schema::render(model);
+    let bounds = super::checks::bounds(model);
     let authorize = model.permission.as_ref().map(|permission| {
         let check = quote_spanned! {permission.span()=>
             __cp::Permission::<Self>::has_permission(&(#permission), ctx)
@@ -87,7 +88,7 @@ pub(super) fn render(model: &Model<'_>) -> TokenStream {
         #( #misspellings )*
 
         #[automatically_derived]
-        impl __cp::Consumer for #ident {
+        impl __cp::Consumer for #ident #bounds {
             const RESOURCE: &'static str = #resource;
             const METHODS: &'static [&'static str] = &[#( #names ),*];
 

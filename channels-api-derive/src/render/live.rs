@@ -25,6 +25,7 @@ pub(super) fn render(model: &Model<'_>) -> TokenStream {
         return TokenStream::new();
     }
     let ident = model.ident;
+    let bounds = super::checks::bounds(model);
     let table = &model.table;
     let table_name = table
         .segments
@@ -107,7 +108,7 @@ pub(super) fn render(model: &Model<'_>) -> TokenStream {
     let pk = model.pk().ident;
     quote! {
         #[automatically_derived]
-        impl __cp::LiveModel for #ident {
+        impl __cp::LiveModel for #ident #bounds {
             const TABLE: &'static str = #table_name;
             const COLUMNS: &'static [&'static str] = &[ #( #columns ),* ];
 

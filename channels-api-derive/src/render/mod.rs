@@ -1,7 +1,8 @@
 //! Code generation for `#[derive(ModelConsumer)]`, one module per generated part, as the
 //! input is parsed one module per attribute:
 //!
-//! - [`checks`]: assertions that a model Diesel cannot read fails first, precisely;
+//! - [`checks`]: assertions that a model Diesel cannot read fails first, precisely, and
+//!   the where-clause that keeps the other parts from failing again on it;
 //! - [`filters`]: the filter enum, its parser and the `WHERE` builder of each backend;
 //! - [`input`]: the input shapes create, update and patch read, and the functions that
 //!   read them;
@@ -50,7 +51,7 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
             #[allow(unused_imports)]
             use ::channels_api::__private::diesel::{
                 ExpressionMethods as _, OptionalExtension as _, QueryDsl as _,
-                RunQueryDsl as _, SelectableHelper as _,
+                RunQueryDsl as _,
             };
             #checks
             #model_impl

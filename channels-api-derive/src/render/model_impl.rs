@@ -5,7 +5,7 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use super::{filters, input, queries};
+use super::{checks, filters, input, queries};
 use crate::model::Model;
 
 /// The filters, the input shapes and the `Model` impl of the model.
@@ -65,6 +65,7 @@ pub(super) fn render(model: &Model<'_>) -> TokenStream {
     });
 
     let queries = queries::methods(model);
+    let bounds = checks::bounds(model);
 
     quote! {
         use ::channels_api::__private as __cp;
@@ -79,7 +80,7 @@ pub(super) fn render(model: &Model<'_>) -> TokenStream {
         #input_items
 
         #[automatically_derived]
-        impl __cp::Model for #ident {
+        impl __cp::Model for #ident #bounds {
             type Pk = #pk_ty;
             type NewRecord = __NewRecord;
             type Changes = __Changes;

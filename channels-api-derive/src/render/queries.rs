@@ -24,38 +24,41 @@ pub(super) fn methods(model: &Model<'_>) -> TokenStream {
     let new_columns: Vec<_> = writable_fields.iter().map(column).collect();
     let change_columns: Vec<_> = changeable_fields.iter().map(column).collect();
 
-    let insert = if writable_fields.is_empty() {
-        quote! {
-            __cp::diesel::insert_into(#table::table)
-                .default_values()
-                .returning(Self::as_returning())
-                .get_result(__conn)
+    let insert = per_backend(|backend| {
+        let returning = backend.as_returning();
+        if writable_fields.is_empty() {
+            quote! {
+                __cp::diesel::insert_into(#table::table)
+                    .default_values()
+                    .returning(#returning)
+                    .get_result(__conn)
+            }
+        } else {
+            quote! {
+                __cp::diesel::insert_into(#table::table)
+                    .values(( #( #new_columns.eq(record.#new_idents), )* ))
+                    .returning(#returning)
+                    .get_result(__conn)
+            }
         }
-    } else {
-        quote! {
-            __cp::diesel::insert_into(#table::table)
-                .values(( #( #new_columns.eq(record.#new_idents), )* ))
-                .returning(Self::as_returning())
-                .get_result(__conn)
-        }
-    };
-    let insert = per_backend(|_| insert.clone());
+    });
 
     // `get_result`, not `first`: the key is unique, and `first`'s bound `LIMIT ?` makes
     // SQLite re-prepare the statement on every call.
     let find = per_backend(|backend| {
         let where_fn = backend.where_fn();
+        let select = backend.as_select();
         quote! {
             match #where_fn(scope) {
                 __cp::Option::None => #table::table
                     .filter(#table::#pk_col.eq(pk))
-                    .select(Self::as_select())
+                    .select(#select)
                     .get_result(__conn)
                     .optional(),
                 __cp::Option::Some(__scope) => #table::table
                     .filter(#table::#pk_col.eq(pk))
                     .filter(__scope)
-                    .select(Self::as_select())
+                    .select(#select)
                     .get_result(__conn)
                     .optional(),
             }
@@ -69,13 +72,14 @@ pub(super) fn methods(model: &Model<'_>) -> TokenStream {
             .iter()
             .map(|f| quote::format_ident!("__v_{}", f.ident))
             .collect();
-        let finish = quote! {
-            .returning(Self::as_returning())
-            .get_result(__conn)
-            .optional()
-        };
         per_backend(|backend| {
             let where_fn = backend.where_fn();
+            let returning = backend.as_returning();
+            let finish = quote! {
+                .returning(#returning)
+                .get_result(__conn)
+                .optional()
+            };
             let target = quote!(#table::table.filter(#table::#pk_col.eq(pk)));
             quote! {
                 match #where_fn(scope) {
@@ -130,6 +134,7 @@ pub(super) fn methods(model: &Model<'_>) -> TokenStream {
         .collect();
     let list = per_backend(|backend| {
         let where_fn = backend.where_fn();
+        let select = backend.as_select();
         let db = backend.ty();
         quote! {
             if query.filters.is_empty() && query.ordering.is_empty() {
@@ -138,26 +143,26 @@ pub(super) fn methods(model: &Model<'_>) -> TokenStream {
                     .limit(query.limit)
                     .offset(query.offset);
                 if !query.count {
-                    let __rows = __page.select(Self::as_select()).load(__conn)?;
+                    let __rows = __page.select(#select).load(__conn)?;
                     return __cp::Result::Ok((__cp::Option::None, __rows));
                 }
                 // The count rides along with the page: one statement, not two.
                 __cp::diesel::alias!(#table as __all: __All);
-                let __rows: __cp::Vec<(Self, __cp::Option<i64>)> = __page
+                let __rows: __cp::Vec<(__cp::Option<i64>, Self)> = __page
                     .select((
-                        Self::as_select(),
                         __all.select(__cp::diesel::dsl::count_star()).single_value(),
+                        #select,
                     ))
                     .load(__conn)?;
                 let __count = match __rows.first() {
-                    __cp::Option::Some((_, __count)) => __count.unwrap_or_default(),
+                    __cp::Option::Some((__count, _)) => __count.unwrap_or_default(),
                     // A page past the end has no row to carry it.
                     __cp::Option::None => #table::table.count().get_result::<i64>(__conn)?,
                 };
-                let __rows = __rows.into_iter().map(|(__row, _)| __row).collect();
+                let __rows = __rows.into_iter().map(|(_, __row)| __row).collect();
                 return __cp::Result::Ok((__cp::Option::Some(__count), __rows));
             }
-            let mut __query = #table::table.select(Self::as_select()).into_boxed();
+            let mut __query = #table::table.select(#select).into_boxed();
             if let __cp::Option::Some(__where) = #where_fn(&query.filters) {
                 __query = __query.filter(__where);
             }
