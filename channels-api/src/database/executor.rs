@@ -238,9 +238,7 @@ impl Executor {
             .await
             .map_err(|_| DbError::Unavailable("the database thread stopped".into()))?
     }
-}
 
-impl Executor {
     /// Counts a write call and, every [`CHECKPOINT_EVERY`] of them, queues a checkpoint of
     /// the SQLite log on a reader thread, unless one is still pending.
     fn count_write(&self) {
