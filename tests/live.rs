@@ -726,3 +726,36 @@ async fn postgres_writers_do_not_wait_and_late_commits_are_not_skipped() {
     assert!(position(&first) < position(&second));
     watcher.no_message_within(Duration::from_millis(200)).await;
 }
+
+/// A database whose log was installed by an earlier version, whose trigger made writers
+/// take turns on an advisory lock (here also on a table no longer served): the server's
+/// install removes the function and every trigger that calls it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL: set CHANNELS_API_TEST_POSTGRES_URL, run with --ignored"]
+async fn postgres_install_removes_the_old_ordering_trigger() {
+    let first = TestServer::polls(Backend::Postgres).await;
+    outside(
+        &first,
+        "CREATE TABLE retired (id INTEGER PRIMARY KEY);
+         CREATE FUNCTION channels_api_order() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN PERFORM pg_advisory_xact_lock(7161); RETURN NULL; END $$;
+         CREATE TRIGGER channels_api_order BEFORE INSERT OR UPDATE OR DELETE ON questions
+             FOR EACH STATEMENT EXECUTE FUNCTION channels_api_order();
+         CREATE TRIGGER channels_api_order BEFORE INSERT OR UPDATE OR DELETE ON retired
+             FOR EACH STATEMENT EXECUTE FUNCTION channels_api_order();",
+    )
+    .await
+    .expect("the old trigger");
+    // A server starting on it installs the log again.
+    let db = connect_db(&first.test_db.url).await;
+    let second = channels_api_examples::polls::router()
+        .bind("127.0.0.1:0", db)
+        .await
+        .expect("bind");
+    let gone = outside(&first, "SELECT 'channels_api_order'::regproc").await;
+    assert!(
+        gone.is_err(),
+        "the old function and its triggers are still there"
+    );
+    drop(second);
+}

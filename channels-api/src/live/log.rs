@@ -113,7 +113,8 @@ CREATE OR REPLACE TRIGGER channels_api_capture AFTER INSERT OR UPDATE OR DELETE 
 "
                 ));
             }
-            sql.push_str("DROP FUNCTION IF EXISTS channels_api_order();\n");
+            // With the triggers of tables no longer served, if any.
+            sql.push_str("DROP FUNCTION IF EXISTS channels_api_order() CASCADE;\n");
         }
         Backend::Sqlite => {
             sql.push_str(&format!(
@@ -192,7 +193,7 @@ pub(crate) fn settle(conn: &mut DbConnection) -> QueryResult<()> {
 }
 
 /// Whether `error` is [`settle`] giving up.
-pub(crate) fn is_settle_timeout(error: &diesel::result::Error) -> bool {
+fn is_settle_timeout(error: &diesel::result::Error) -> bool {
     matches!(error, diesel::result::Error::DatabaseError(_, info)
         if info.message().contains("lock timeout"))
 }
