@@ -13,6 +13,7 @@ use serde::Serialize;
 use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::blocking;
 use crate::load::{self, Rng, RunStats, Socket};
 use crate::process::ServerProcess;
 
@@ -396,9 +397,7 @@ pub(crate) async fn measure_fanout(
     let kind = crate::cli::ServerKind::Framework;
     let mut server = ServerProcess::start(kind, Some(db_url), cpu)?;
     let url = db_url.to_owned();
-    let ids = tokio::task::spawn_blocking(move || crate::db::seed(&url, 100))
-        .await
-        .map_err(|e| format!("a database task failed: {e}"))??;
+    let ids = blocking(move || crate::db::seed(&url, 100)).await?;
     let row = ids[ids.len() / 2];
     // The second process starts once the first has created the change log.
     let mut other = ServerProcess::start(kind, Some(db_url), cpu)?;
@@ -732,15 +731,6 @@ pub(crate) struct LiveResults {
     pub(crate) events: EventsResult,
     pub(crate) memory: SubscriptionMemory,
     pub(crate) capture: Vec<CaptureResult>,
-}
-
-/// Runs `work` on the blocking pool.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, String> + Send + 'static,
-) -> Result<T, String> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| format!("a database task failed: {e}"))?
 }
 
 #[cfg(test)]

@@ -214,7 +214,7 @@ async fn fresh_db(backend: Backend, options: &Options, label: &str) -> Result<Fr
 }
 
 /// Runs `work` on the blocking pool.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, String> + Send + 'static,
 ) -> Result<T, String> {
     tokio::task::spawn_blocking(work)
@@ -384,31 +384,10 @@ async fn workloads(
             rows: framework.rows.clone(),
             check_request_id: true,
         };
-        let mut rounds = [Vec::new(), Vec::new()];
-        for round in 0..options.rounds {
-            // Both servers get the same random requests in a round.
-            let seed = ((w as u64) << 32) | round as u64;
-            // Who goes first alternates, so neither always runs on a warmer machine.
-            let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
-            for i in order {
-                let subject = if i == 0 {
-                    &mut framework
-                } else {
-                    &mut baseline
-                };
-                let stats = subject.run(&plan, seed).await?;
-                progress!(
-                    "  {} {:<8} round {}/{} {:<9} {}",
-                    backend.name(),
-                    workload.name(),
-                    round + 1,
-                    options.rounds,
-                    subject.kind.name(),
-                    summary(&stats)
-                );
-                rounds[i].push(stats);
-            }
-        }
+        let names = [framework.kind.name(), baseline.kind.name()];
+        let label = format!("  {} {:<8}", backend.name(), workload.name());
+        let subjects = [&mut framework, &mut baseline];
+        let rounds = alternate(subjects, names, &plan, options.rounds, w, &label).await?;
         let [f, b] = rounds;
         let result = WorkloadResult::new(workload, f, b);
         progress!(
@@ -530,24 +509,10 @@ async fn live_data(
             rows: on.rows.clone(),
             check_request_id: true,
         };
-        let mut rounds = [Vec::new(), Vec::new()];
-        for round in 0..options.rounds {
-            let seed = ((w as u64) << 32) | round as u64;
-            let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
-            for i in order {
-                let subject = if i == 0 { &mut on } else { &mut off };
-                let stats = subject.run(&plan, seed).await?;
-                progress!(
-                    "    {name} {:<6} round {}/{} live {:<3} {}",
-                    workload.name(),
-                    round + 1,
-                    options.rounds,
-                    if i == 0 { "on" } else { "off" },
-                    summary(&stats)
-                );
-                rounds[i].push(stats);
-            }
-        }
+        let label = format!("    {name} {:<6}", workload.name());
+        let names = ["live on", "live off"];
+        let rounds =
+            alternate([&mut on, &mut off], names, &plan, options.rounds, w, &label).await?;
         let [a, b] = rounds;
         let result = live::CaptureResult::new(workload, a, b);
         progress!(
@@ -699,6 +664,36 @@ async fn memory(
 }
 
 /// One line about a run.
+/// Runs `plan` `rounds` times on each of two subjects (the `w`-th plan of a series),
+/// both with the same random requests in a round and taking turns to go first, so that
+/// neither always runs on a warmer machine; reports each run under `label` and the
+/// subject's name. The runs of each subject.
+async fn alternate(
+    subjects: [&mut Subject; 2],
+    names: [&str; 2],
+    plan: &Plan,
+    rounds: usize,
+    w: usize,
+    label: &str,
+) -> Result<[Vec<RunStats>; 2], String> {
+    let mut runs = [Vec::new(), Vec::new()];
+    for round in 0..rounds {
+        let seed = ((w as u64) << 32) | round as u64;
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for i in order {
+            let stats = subjects[i].run(plan, seed).await?;
+            progress!(
+                "{label} round {}/{rounds} {:<9} {}",
+                round + 1,
+                names[i],
+                summary(&stats)
+            );
+            runs[i].push(stats);
+        }
+    }
+    Ok(runs)
+}
+
 fn summary(stats: &RunStats) -> String {
     format!(
         "{:>9} req/s  p50 {:>6.0} µs  p99 {:>6.0} µs  server CPU {:>5.1} µs/req  errors {}",
