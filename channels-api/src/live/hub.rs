@@ -764,7 +764,7 @@ async fn advance(inner: &Inner, position: &mut i64, gap: &mut Gap) -> Result<(),
             .db
             .read(move |conn| log::read(conn, after, None, None, BATCH))
             .await?;
-        let full = changes.len() as i64 == BATCH;
+        let mut full = changes.len() as i64 == BATCH;
         let Some(first) = changes.first().map(|c| c.position) else {
             *gap = None;
             return Ok(());
@@ -809,6 +809,7 @@ async fn advance(inner: &Inner, position: &mut i64, gap: &mut Gap) -> Result<(),
                             match settled {
                                 Some(settled) => {
                                     *gap = None;
+                                    full = settled.len() as i64 == BATCH;
                                     changes = settled;
                                 }
                                 None => {
