@@ -100,6 +100,7 @@ pub mod server;
 pub mod validation;
 
 mod builtin;
+mod compare;
 mod connection;
 mod debugger;
 mod dispatch;

@@ -7,15 +7,14 @@ pub mod builtin {
     pub use crate::builtin::{create, delete, list, retrieve, update};
     pub use crate::live::{subscribe, unsubscribe};
 }
+pub use crate::compare::{Compare, Where, all_of, as_text, bind, not_text};
 pub use crate::consumer::{Call, Consumer, ListOptions, MethodFuture, Model, Outcome};
 pub use crate::context::Context;
 pub use crate::database::DbConnection;
 pub use crate::error::{ApiError, Errors};
 pub use crate::live::LiveModel;
 pub use crate::protocol::{Formatter, Payload, REQUIRED, Reply, field_value};
-pub use crate::query::{
-    Field, FilterError, Filters, ListQuery, Lookup, Scope, contains_pattern, filter_value,
-};
+pub use crate::query::{Field, FilterError, Filters, ListQuery, Lookup, Scope, filter_value};
 pub use crate::schema::struct_fields;
 pub use crate::schema::{FieldSchema, FilterSchema, ListSchema, MethodSchema, ResourceSchema};
 #[cfg(feature = "validator")]
@@ -108,11 +107,6 @@ macro_rules! __channels_api_if_sqlite {
 pub use __channels_api_if_postgres as if_postgres;
 pub use __channels_api_if_sqlite as if_sqlite;
 pub use __channels_api_per_backend as per_backend;
-
-diesel::define_sql_function! {
-    /// SQLite's `instr`: where `needle` first occurs in `haystack`, from 1; 0 if nowhere.
-    fn instr(haystack: diesel::sql_types::Nullable<diesel::sql_types::Text>, needle: diesel::sql_types::Text) -> diesel::sql_types::Nullable<diesel::sql_types::Integer>;
-}
 
 /// An `ORDER BY` list chosen at run time, written out flat: `a DESC, b ASC, id ASC`.
 ///
@@ -436,12 +430,15 @@ pub fn custom_call<'a, Args, F: MethodFn<'a, Args>>(method: F, call: Call<'a>) -
 }
 
 /// Runs a built-in method; its arguments are described by the resource's schema.
-pub fn builtin_call<'a>(
+pub fn builtin_call<'a, Fut>(
     call: Call<'a>,
-    run: impl FnOnce(&'a Context<'a>, &'a Payload<'a>) -> MethodFuture<'a>,
-) -> Outcome<'a> {
+    run: impl FnOnce(&'a Context<'a>, &'a Payload<'a>) -> Fut,
+) -> Outcome<'a>
+where
+    Fut: Future<Output = Result<Reply, ApiError>> + Send + 'a,
+{
     match call {
-        Call::Run(ctx, payload) => Outcome::Running(run(ctx, payload)),
+        Call::Run(ctx, payload) => Outcome::Running(Box::pin(run(ctx, payload))),
         Call::Describe => Outcome::Arguments(None),
     }
 }
@@ -449,16 +446,6 @@ pub fn builtin_call<'a>(
 /// Wraps a formatter for a consumer's `formatter = ...` option.
 pub fn formatter_arc(formatter: impl Formatter) -> Arc<dyn Formatter> {
     Arc::new(formatter)
-}
-
-/// Whether `text` contains `needle`, as `__contains` (case-sensitive) or `__icontains`
-/// (`fold`: lowercase both) decide in a live query.
-pub fn text_contains(text: &str, needle: &str, fold: bool) -> bool {
-    if fold {
-        text.to_lowercase().contains(&needle.to_lowercase())
-    } else {
-        text.contains(needle)
-    }
 }
 
 /// The head of SQLite's query that decodes a JSON array of row images, up to its bound

@@ -95,9 +95,28 @@ pub(super) fn bounds(model: &Model<'_>) -> TokenStream {
     let row = row(model);
     let columns = columns(model);
     let holds = holds(model);
+    let binds = binds(model);
     quote! {
         where
             for<'__b> #ident: __cp::DerivesQueryable<#row> + __cp::DerivesSelectable<#columns>,
             #holds
+            #binds
     }
+}
+
+/// That the types of the fields queries bind can be bound as their columns' SQL types, as
+/// [`render`] checks: where-clause predicates under `for<'__b>`, for the impls and the
+/// `WHERE` builders, whose queries bind values through `__cp::bind`.
+pub(super) fn binds(model: &Model<'_>) -> TokenStream {
+    let predicates = model
+        .fields
+        .iter()
+        .enumerate()
+        .filter(|&(index, _)| is_bound(model, index))
+        .map(|(_, f)| {
+            let ty = f.ty;
+            let st = sql_type(model, f);
+            quote!(for<'__b> #ty: __cp::BindsColumn<#st>,)
+        });
+    quote!( #( #predicates )* )
 }

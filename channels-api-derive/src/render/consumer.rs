@@ -19,33 +19,19 @@ pub(super) fn render(model: &Model<'_>) -> TokenStream {
 
     let arms = model.methods.iter().map(|method| {
         let name = method.ident().to_string();
-        let run = |body: TokenStream| {
-            quote! {
-                __cp::builtin_call(call, |ctx, payload| __cp::Box::pin(#body))
-            }
-        };
+        let run = |body: TokenStream| quote!(__cp::builtin_call(call, #body));
         let call = match method {
             Method::Builtin(builtin, _) => match builtin {
-                Builtin::Create => run(quote!(__cp::builtin::create::<Self>(ctx, payload))),
-                Builtin::Retrieve => run(quote!(__cp::builtin::retrieve::<Self>(ctx, payload))),
-                Builtin::Update => run(quote!(__cp::builtin::update::<Self>(ctx, payload, false))),
-                Builtin::Patch => run(quote!(__cp::builtin::update::<Self>(ctx, payload, true))),
-                Builtin::Delete => run(quote!(__cp::builtin::delete::<Self>(ctx, payload))),
-                Builtin::List => run(quote! {
-                    __cp::builtin::list::<Self>(ctx, payload, __cp::ListOptions {
-                        page_size: #page_size,
-                        max_page_size: #max_page_size,
-                    })
-                }),
-                Builtin::Subscribe => run(quote! {
-                    __cp::builtin::subscribe::<Self>(ctx, payload, __cp::ListOptions {
-                        page_size: #page_size,
-                        max_page_size: #max_page_size,
-                    })
-                }),
-                Builtin::Unsubscribe => {
-                    run(quote!(__cp::builtin::unsubscribe::<Self>(ctx, payload)))
-                }
+                Builtin::Create => run(quote!(__cp::builtin::create::<Self>)),
+                Builtin::Retrieve => run(quote!(__cp::builtin::retrieve::<Self>)),
+                Builtin::Update => run(quote!(|c, p| __cp::builtin::update::<Self>(c, p, false))),
+                Builtin::Patch => run(quote!(|c, p| __cp::builtin::update::<Self>(c, p, true))),
+                Builtin::Delete => run(quote!(__cp::builtin::delete::<Self>)),
+                Builtin::List => run(quote!(|c, p| __cp::builtin::list::<Self>(c, p, __options))),
+                Builtin::Subscribe => run(quote!(|c, p| __cp::builtin::subscribe::<Self>(
+                    c, p, __options
+                ))),
+                Builtin::Unsubscribe => run(quote!(__cp::builtin::unsubscribe::<Self>)),
             },
             // Spanned on the name in `methods(...)`: a missing function is reported there.
             Method::Custom(custom) => quote_spanned! {custom.span()=>
@@ -60,6 +46,20 @@ pub(super) fn render(model: &Model<'_>) -> TokenStream {
             Builtin::closest(custom).map(|builtin| misspelling(model, custom, builtin))
         }
         Method::Builtin(..) => None,
+    });
+
+    // The page sizes, for the methods that read pages.
+    let pages = model
+        .methods
+        .iter()
+        .any(|m| matches!(m, Method::Builtin(Builtin::List | Builtin::Subscribe, _)));
+    let options = pages.then(|| {
+        quote! {
+            let __options = __cp::ListOptions {
+                page_size: #page_size,
+                max_page_size: #max_page_size,
+            };
+        }
     });
 
     let schema = schema::render(model);
@@ -106,6 +106,7 @@ pub(super) fn render(model: &Model<'_>) -> TokenStream {
                 method: &'static str,
                 call: __cp::Call<'a>,
             ) -> __cp::Option<__cp::Outcome<'a>> {
+                #options
                 __cp::Option::Some(match method {
                     #( #arms )*
                     _ => return __cp::Option::None,

@@ -259,13 +259,13 @@ fn pin_fields(model: &Model<'_>, fields: &[(usize, &Field<'_>)]) -> (TokenStream
         .filter(|(index, _)| model.is_filterable(*index));
     let arms = pinnable.map(|(index, f)| {
         let local = local(f);
-        let variant = variant(*index, "Exact");
+        let variant = variant(*index);
         let value = if f.nullable {
             quote!(__cp::Option::Some(__cp::Option::Some(__v.clone())))
         } else {
             quote!(__cp::Option::Some(__v.clone()))
         };
-        quote!(__Filter::#variant(__v) => #local = #value,)
+        quote!(__Filter::#variant(__cp::Compare::Exact(__v)) => #local = #value,)
     });
     let locals = fields.iter().map(|(_, f)| local(f));
     let tokens = quote! {

@@ -6,7 +6,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::backend::{Backend, per_backend};
-use super::filters::{lookups, variant};
+use super::filters::{is_text, variant};
 use crate::model::{Builtin, Method, Model};
 
 /// Whether the model offers live data.
@@ -73,38 +73,21 @@ pub(super) fn render(model: &Model<'_>) -> TokenStream {
         }
     });
 
-    let mut arms = Vec::new();
-    for (index, field) in model.filterable() {
+    let arms = model.filterable().map(|(index, field)| {
         let name = field.ident;
-        for (lookup, _) in lookups(field) {
-            let v = variant(index, lookup);
-            let test = match (lookup, field.nullable) {
-                ("Exact", false) => quote!(self.#name == *__v),
-                ("Exact", true) => quote!(self.#name.as_ref() == __cp::Option::Some(__v)),
-                ("Gt", false) => quote!(self.#name > *__v),
-                ("Gte", false) => quote!(self.#name >= *__v),
-                ("Lt", false) => quote!(self.#name < *__v),
-                ("Lte", false) => quote!(self.#name <= *__v),
-                ("Gt", true) => quote!(self.#name.as_ref().is_some_and(|__x| __x > __v)),
-                ("Gte", true) => quote!(self.#name.as_ref().is_some_and(|__x| __x >= __v)),
-                ("Lt", true) => quote!(self.#name.as_ref().is_some_and(|__x| __x < __v)),
-                ("Lte", true) => quote!(self.#name.as_ref().is_some_and(|__x| __x <= __v)),
-                ("In", false) => quote!(__v.contains(&self.#name)),
-                ("In", true) => quote!(self.#name.as_ref().is_some_and(|__x| __v.contains(__x))),
-                ("IsNull", false) => quote!(!*__v),
-                ("IsNull", true) => quote!(self.#name.is_none() == *__v),
-                ("Contains", false) => quote!(__cp::text_contains(&self.#name, __v, false)),
-                ("IContains", false) => quote!(__cp::text_contains(&self.#name, __v, true)),
-                ("Contains", true) => quote! {
-                    self.#name.as_deref().is_some_and(|__x| __cp::text_contains(__x, __v, false))
-                },
-                _ => quote! {
-                    self.#name.as_deref().is_some_and(|__x| __cp::text_contains(__x, __v, true))
-                },
-            };
-            arms.push(quote!(__Filter::#v(__v) => #test,));
-        }
-    }
+        let v = variant(index);
+        let value = if field.nullable {
+            quote!(self.#name.as_ref())
+        } else {
+            quote!(__cp::Option::Some(&self.#name))
+        };
+        let text = if is_text(field) {
+            quote!(__cp::as_text)
+        } else {
+            quote!(__cp::not_text)
+        };
+        quote!(__Filter::#v(__c) => __c.matches(#value, #text),)
+    });
     let pk = model.pk().ident;
     quote! {
         #[automatically_derived]

@@ -71,8 +71,7 @@ pub(super) fn render(model: &Model<'_>) -> TokenStream {
         use ::channels_api::__private as __cp;
         #[allow(unused_imports)]
         use ::channels_api::__private::diesel::{
-            BoolExpressionMethods as _, EscapeExpressionMethods as _,
-            NullableExpressionMethods as _, TextExpressionMethods as _,
+            BoolExpressionMethods as _, NullableExpressionMethods as _,
         };
 
         #filters

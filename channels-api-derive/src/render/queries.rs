@@ -13,6 +13,9 @@ pub(super) fn methods(model: &Model<'_>) -> TokenStream {
     let pk = model.pk();
     let pk_ty = pk.ty;
     let pk_col = &pk.column;
+    // Values are bound through `__cp::bind`, which asks of their types only what the
+    // impl's where-clause assumes (see `Bind`).
+    let pk_eq = quote!(#table::#pk_col.eq(__cp::bind(#table::#pk_col, pk)));
     let writable_fields: Vec<&Field<'_>> = model.writable().collect();
     let changeable_fields: Vec<&Field<'_>> = model.changeable().collect();
     let new_idents: Vec<_> = writable_fields.iter().map(|f| f.ident).collect();
@@ -36,7 +39,7 @@ pub(super) fn methods(model: &Model<'_>) -> TokenStream {
         } else {
             quote! {
                 __cp::diesel::insert_into(#table::table)
-                    .values(( #( #new_columns.eq(record.#new_idents), )* ))
+                    .values(( #( #new_columns.eq(__cp::bind(#new_columns, record.#new_idents)), )* ))
                     .returning(#returning)
                     .get_result(__conn)
             }
@@ -51,12 +54,12 @@ pub(super) fn methods(model: &Model<'_>) -> TokenStream {
         quote! {
             match #where_fn(scope) {
                 __cp::Option::None => #table::table
-                    .filter(#table::#pk_col.eq(pk))
+                    .filter(#pk_eq)
                     .select(#select)
                     .get_result(__conn)
                     .optional(),
                 __cp::Option::Some(__scope) => #table::table
-                    .filter(#table::#pk_col.eq(pk))
+                    .filter(#pk_eq)
                     .filter(__scope)
                     .select(#select)
                     .get_result(__conn)
@@ -80,21 +83,21 @@ pub(super) fn methods(model: &Model<'_>) -> TokenStream {
                 .get_result(__conn)
                 .optional()
             };
-            let target = quote!(#table::table.filter(#table::#pk_col.eq(pk)));
+            let target = quote!(#table::table.filter(#pk_eq));
             quote! {
                 match #where_fn(scope) {
                     // Every field set (an update): a statement of fixed shape, which Diesel
                     // keeps prepared; a changeset of options is prepared anew each time.
                     __cp::Option::None => match ( #( changes.#change_idents, )* ) {
                         ( #( __cp::Option::Some(#values), )* ) => __cp::diesel::update(#target)
-                            .set(( #( #change_columns.eq(#values), )* ))
+                            .set(( #( #change_columns.eq(__cp::bind(#change_columns, #values)), )* ))
                             #finish,
                         ( #( #values, )* ) => __cp::diesel::update(#target)
-                            .set(( #( #values.map(|__value| #change_columns.eq(__value)), )* ))
+                            .set(( #( #values.map(|__value| #change_columns.eq(__cp::bind(#change_columns, __value))), )* ))
                             #finish,
                     },
                     __cp::Option::Some(__scope) => __cp::diesel::update(#target.filter(__scope))
-                        .set(( #( changes.#change_idents.map(|__value| #change_columns.eq(__value)), )* ))
+                        .set(( #( changes.#change_idents.map(|__value| #change_columns.eq(__cp::bind(#change_columns, __value))), )* ))
                         #finish,
                 }
             }
@@ -106,12 +109,12 @@ pub(super) fn methods(model: &Model<'_>) -> TokenStream {
         quote! {
             match #where_fn(scope) {
                 __cp::Option::None => __cp::diesel::delete(
-                    #table::table.filter(#table::#pk_col.eq(pk)),
+                    #table::table.filter(#pk_eq),
                 )
                 .execute(__conn)
                 .map(|n| n > 0),
                 __cp::Option::Some(__scope) => __cp::diesel::delete(
-                    #table::table.filter(#table::#pk_col.eq(pk)).filter(__scope),
+                    #table::table.filter(#pk_eq).filter(__scope),
                 )
                 .execute(__conn)
                 .map(|n| n > 0),

@@ -82,7 +82,7 @@ pub(super) fn render(model: &Model<'_>) -> TokenStream {
         let filters = model.filter.iter().map(|&i| {
             let field = &model.fields[i];
             let name = &field.input;
-            let lookups = lookups(field).into_iter().map(|(_, lookup)| lookup);
+            let lookups = lookups(field);
             quote! {
                 __cp::FilterSchema { field: #name, lookups: __cp::Vec::from([#( #lookups ),*]) }
             }
