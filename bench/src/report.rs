@@ -446,10 +446,12 @@ impl Report {
              `polls::migrate`.\n\
              - **baseline**: tokio-tungstenite with the framework's WebSocket settings \
              (4 KiB read buffer, no write buffer, 1 MiB message limit); requests parsed into a \
-             serde-derived struct; the polls app's check of a question's length; the same \
-             Diesel queries as the framework generates, on `PgConnection` / \
-             `SqliteConnection` in an r2d2 pool of the same size with the same SQLite \
-             pragmas, run through `spawn_blocking`; answers in the same envelope \
+             serde-derived struct; the polls app's check of a question's length; the \
+             Diesel queries a user writes for them (`.limit(n).offset(m)` for a page), on \
+             `PgConnection` / `SqliteConnection` in an r2d2 pool of the same size, SQLite \
+             with the usual server pragmas (WAL, busy timeout, `synchronous = NORMAL`, \
+             foreign keys; the framework also maps the file), run through \
+             `spawn_blocking`; answers in the same envelope \
              (`method`, `request_id`, `status`, `data`), checked to have the same shape \
              before the runs.\n\
              - **workloads**: `create`, `retrieve` (random seeded id), `list` (random page \

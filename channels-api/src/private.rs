@@ -150,6 +150,57 @@ impl<DB: diesel::backend::Backend> diesel::query_builder::QueryFragment<DB> for 
     }
 }
 
+/// A page of `query`: `query LIMIT ? + 0 OFFSET ?`, both bound.
+///
+/// SQLite reads a bare bound `LIMIT ?` while it plans the statement and so marks the
+/// statement stale whenever the value is bound again: every page would prepare the whole
+/// query anew (Diesel binds on each run). `? + 0` is not a bare parameter: the statement
+/// stays prepared, and the limit still applies. Used on SQLite only.
+#[derive(Debug, Clone, Copy)]
+pub struct Page<Q> {
+    query: Q,
+    limit: i64,
+    offset: i64,
+}
+
+/// `query`, limited to `limit` rows from `offset`.
+pub fn page<Q>(query: Q, limit: i64, offset: i64) -> Page<Q> {
+    Page {
+        query,
+        limit,
+        offset,
+    }
+}
+
+impl<Q: diesel::query_builder::Query> diesel::query_builder::Query for Page<Q> {
+    type SqlType = Q::SqlType;
+}
+
+impl<Q: diesel::query_builder::QueryId> diesel::query_builder::QueryId for Page<Q> {
+    type QueryId = Page<Q::QueryId>;
+    const HAS_STATIC_QUERY_ID: bool = Q::HAS_STATIC_QUERY_ID;
+}
+
+impl<Q, DB> diesel::query_builder::QueryFragment<DB> for Page<Q>
+where
+    DB: diesel::backend::Backend + diesel::sql_types::HasSqlType<diesel::sql_types::BigInt>,
+    Q: diesel::query_builder::QueryFragment<DB>,
+    i64: diesel::serialize::ToSql<diesel::sql_types::BigInt, DB>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut pass: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> QueryResult<()> {
+        self.query.walk_ast(pass.reborrow())?;
+        pass.push_sql(" LIMIT ");
+        pass.push_bind_param::<diesel::sql_types::BigInt, _>(&self.limit)?;
+        pass.push_sql(" + 0 OFFSET ");
+        pass.push_bind_param::<diesel::sql_types::BigInt, _>(&self.offset)
+    }
+}
+
+impl<Q, Conn> diesel::RunQueryDsl<Conn> for Page<Q> {}
+
 /// Which request a model's input is read for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadMode {

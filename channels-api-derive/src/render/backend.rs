@@ -37,6 +37,16 @@ impl Backend {
     }
 
     /// The function that turns filters into a `WHERE` expression on this backend.
+    /// `query` limited to a page of `query.limit` rows from `query.offset`: on SQLite
+    /// through the runtime's `page`, whose limit does not make SQLite prepare the
+    /// statement anew on every run.
+    pub(super) fn page(self, query: TokenStream) -> TokenStream {
+        match self {
+            Backend::Postgres => quote!(#query.limit(query.limit).offset(query.offset)),
+            Backend::Sqlite => quote!(__cp::page(#query, query.limit, query.offset)),
+        }
+    }
+
     pub(super) fn where_fn(self) -> syn::Ident {
         match self {
             Backend::Postgres => quote::format_ident!("__where_pg"),

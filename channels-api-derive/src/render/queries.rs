@@ -139,24 +139,24 @@ pub(super) fn methods(model: &Model<'_>) -> TokenStream {
         let where_fn = backend.where_fn();
         let select = backend.as_select();
         let db = backend.ty();
+        let plain_page = backend.page(quote!(__ordered.select(#select)));
+        let counted_page = backend.page(quote! {
+            __ordered.select((
+                __all.select(__cp::diesel::dsl::count_star()).single_value(),
+                #select,
+            ))
+        });
+        let filtered_page = backend.page(quote!(__query.order(__cp::OrderList(__order))));
         quote! {
             if query.filters.is_empty() && query.ordering.is_empty() {
-                let __page = #table::table
-                    .order(#table::#pk_col.asc())
-                    .limit(query.limit)
-                    .offset(query.offset);
+                let __ordered = #table::table.order(#table::#pk_col.asc());
                 if !query.count {
-                    let __rows = __page.select(#select).load(__conn)?;
+                    let __rows = #plain_page.load(__conn)?;
                     return __cp::Result::Ok((__cp::Option::None, __rows));
                 }
                 // The count rides along with the page: one statement, not two.
                 __cp::diesel::alias!(#table as __all: __All);
-                let __rows: __cp::Vec<(__cp::Option<i64>, Self)> = __page
-                    .select((
-                        __all.select(__cp::diesel::dsl::count_star()).single_value(),
-                        #select,
-                    ))
-                    .load(__conn)?;
+                let __rows: __cp::Vec<(__cp::Option<i64>, Self)> = #counted_page.load(__conn)?;
                 let __count = match __rows.first() {
                     __cp::Option::Some((__count, _)) => __count.unwrap_or_default(),
                     // A page past the end has no row to carry it.
@@ -180,11 +180,7 @@ pub(super) fn methods(model: &Model<'_>) -> TokenStream {
                 }
             }
             __order.push(__cp::Box::new(#table::#pk_col.asc()));
-            let __rows = __query
-                .order(__cp::OrderList(__order))
-                .limit(query.limit)
-                .offset(query.offset)
-                .load(__conn)?;
+            let __rows = #filtered_page.load(__conn)?;
             let __count = if query.count {
                 let mut __count = #table::table.count().into_boxed();
                 if let __cp::Option::Some(__where) = #where_fn(&query.filters) {
