@@ -382,6 +382,28 @@ async fn update_requires_every_writable_field(backend: Backend) {
     assert_eq!(response["data"]["question_text"], "Hello");
     assert_eq!(response["data"]["id"], id);
 
+    // The statement stays prepared between updates: each binds its own row and values.
+    let other = create_question(&mut client, "Other").await;
+    for round in 0..3 {
+        for (key, text) in [
+            (id, format!("first {round}")),
+            (other, format!("second {round}")),
+        ] {
+            let response = client
+                .request(json!({"method": "question.update", "id": key, "question_text": text}))
+                .await;
+            assert_eq!(response["status"], 200, "{response}");
+            assert_eq!(response["data"]["id"], key);
+            assert_eq!(response["data"]["question_text"], text);
+        }
+    }
+    for (key, text) in [(id, "first 2"), (other, "second 2")] {
+        let response = client
+            .request(json!({"method": "question.retrieve", "id": key}))
+            .await;
+        assert_eq!(response["data"]["question_text"], text, "{response}");
+    }
+
     let response = client
         .request(json!({"method": "question.update", "id": id}))
         .await;

@@ -201,6 +201,53 @@ where
 
 impl<Q, Conn> diesel::RunQueryDsl<Conn> for Page<Q> {}
 
+/// A statement whose SQL is the same on every run, identified by the type `Id`: kept
+/// prepared by Diesel's statement cache, which otherwise prepares every `UPDATE` anew (a
+/// changeset's SQL may change with its values). The derive uses it for the one statement
+/// of fixed shape it knows of this kind: an update of every writable field by key.
+#[derive(Debug)]
+pub struct Prepared<Q, Id> {
+    query: Q,
+    id: std::marker::PhantomData<Id>,
+}
+
+/// `query`, whose SQL `Id` identifies.
+pub fn prepared<Id, Q>(query: Q) -> Prepared<Q, Id> {
+    Prepared {
+        query,
+        id: std::marker::PhantomData,
+    }
+}
+
+/// The [`Prepared`] identity of the update of every writable field of model `M`.
+#[derive(Debug)]
+pub struct UpdateOf<M>(std::marker::PhantomData<M>);
+
+impl<Q: diesel::query_builder::Query, Id> diesel::query_builder::Query for Prepared<Q, Id> {
+    type SqlType = Q::SqlType;
+}
+
+impl<Q, Id: 'static> diesel::query_builder::QueryId for Prepared<Q, Id> {
+    type QueryId = Id;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<Q, Id, DB> diesel::query_builder::QueryFragment<DB> for Prepared<Q, Id>
+where
+    DB: diesel::backend::Backend,
+    Q: diesel::query_builder::QueryFragment<DB>,
+{
+    fn walk_ast<'b>(&'b self, pass: diesel::query_builder::AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        self.query.walk_ast(pass)
+    }
+
+    fn is_safe_to_cache_prepared(&self, _backend: &DB) -> QueryResult<bool> {
+        Ok(true)
+    }
+}
+
+impl<Q, Id, Conn> diesel::RunQueryDsl<Conn> for Prepared<Q, Id> {}
+
 /// Which request a model's input is read for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadMode {

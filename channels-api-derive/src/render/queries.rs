@@ -86,12 +86,17 @@ pub(super) fn methods(model: &Model<'_>) -> TokenStream {
             let target = quote!(#table::table.filter(#pk_eq));
             quote! {
                 match #where_fn(scope) {
-                    // Every field set (an update): a statement of fixed shape, which Diesel
-                    // keeps prepared; a changeset of options is prepared anew each time.
+                    // Every field set (an update): a statement of one shape per model, kept
+                    // prepared (Diesel prepares every UPDATE anew, since a changeset's SQL
+                    // may change with its values); one of options is prepared each time.
                     __cp::Option::None => match ( #( changes.#change_idents, )* ) {
-                        ( #( __cp::Option::Some(#values), )* ) => __cp::diesel::update(#target)
-                            .set(( #( #change_columns.eq(__cp::bind(#change_columns, #values)), )* ))
-                            #finish,
+                        ( #( __cp::Option::Some(#values), )* ) => __cp::prepared::<__cp::UpdateOf<Self>, _>(
+                            __cp::diesel::update(#target)
+                                .set(( #( #change_columns.eq(__cp::bind(#change_columns, #values)), )* ))
+                                .returning(#returning),
+                        )
+                        .get_result(__conn)
+                        .optional(),
                         ( #( #values, )* ) => __cp::diesel::update(#target)
                             .set(( #( #values.map(|__value| #change_columns.eq(__cp::bind(#change_columns, __value))), )* ))
                             #finish,
