@@ -450,7 +450,7 @@ impl Report {
              Diesel queries a user writes for them (`.limit(n).offset(m)` for a page), on \
              `PgConnection` / `SqliteConnection` in an r2d2 pool of the same size, SQLite \
              with the usual server pragmas (WAL, busy timeout, `synchronous = NORMAL`, \
-             foreign keys; the framework also maps the file), run through \
+             foreign keys), run through \
              `spawn_blocking`; answers in the same envelope \
              (`method`, `request_id`, `status`, `data`), checked to have the same shape \
              before the runs.\n\

@@ -221,27 +221,16 @@ fn is_broken(conn: &mut DbConnection) -> bool {
     }
 }
 
-/// How much of an SQLite file each connection maps into memory: 256 MiB.
-///
-/// Each write makes every reader's page cache stale (SQLite drops it when a read sees a
-/// new commit), and the readers are other connections than the writer, so a read after a
-/// write fetches its pages again. Mapped, a page of the database file is read in place
-/// instead of copied by a `pread` call: measured on a mixed load, 8 `pread` calls per
-/// request became 2 (those left read the write-ahead log, which is not mapped).
-#[cfg(feature = "sqlite")]
-const SQLITE_MMAP_SIZE: u64 = 256 << 20;
-
 /// Opens an SQLite database tuned for a server: write-ahead logging so readers never wait
-/// for the writer, a busy timeout so concurrent writers queue instead of failing, foreign
-/// keys enforced, and the file mapped into memory ([`SQLITE_MMAP_SIZE`]).
+/// for the writer, a busy timeout so concurrent writers queue instead of failing, and
+/// foreign keys enforced.
 #[cfg(feature = "sqlite")]
 fn sqlite(path: &str, read_only: bool) -> Result<SqliteConnection, diesel::ConnectionError> {
     let mut conn = SqliteConnection::establish(path)?;
-    conn.batch_execute(&format!(
+    conn.batch_execute(
         "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
-         PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-         PRAGMA mmap_size = {SQLITE_MMAP_SIZE};"
-    ))
+         PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+    )
     .and_then(|()| {
         if read_only {
             conn.batch_execute("PRAGMA query_only = ON;")
@@ -737,27 +726,6 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(db.read(count).await.unwrap(), 1);
-    }
-
-    #[cfg(feature = "sqlite")]
-    #[tokio::test]
-    async fn sqlite_connections_map_the_file() {
-        #[derive(diesel::QueryableByName)]
-        struct Mmap {
-            #[diesel(sql_type = BigInt)]
-            mmap_size: i64,
-        }
-        let (_dir, db) = file_db(DatabaseOptions::default()).await;
-        let size = |conn: &mut DbConnection| match conn {
-            DbConnection::Sqlite(conn) => diesel::sql_query("PRAGMA mmap_size")
-                .get_result::<Mmap>(conn)
-                .map(|row| row.mmap_size),
-            #[allow(unreachable_patterns)]
-            _ => unreachable!("a file database is SQLite"),
-        };
-        let expected = i64::try_from(SQLITE_MMAP_SIZE).unwrap();
-        assert_eq!(db.read(size).await.unwrap(), expected);
-        assert_eq!(db.write(size).await.unwrap(), expected);
     }
 
     /// Writes that return their row never step their statement to its end, so SQLite's

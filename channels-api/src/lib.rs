@@ -49,7 +49,8 @@
 //!   retrieve, update, patch, delete, list) and in [`live`] (subscribe, unsubscribe).
 //! - [`protocol`]: requests, replies ([`Reply`]) and the [`Formatter`] of responses.
 //! - [`query`]: filters and their [`Lookup`]s, ordering, and the [`Scope`] a consumer
-//!   keeps a connection in.
+//!   keeps a connection in. Inside, privately: `compare` (what each lookup means, in SQL
+//!   and in a live query's match, for the derive's filters).
 //! - [`auth`]: [`Permission`]s and the authenticator's user.
 //! - [`context`]: what a method sees of its request ([`Context`]).
 //! - [`database`]: SQLite and PostgreSQL, queries run on database threads that own their
