@@ -663,7 +663,6 @@ async fn memory(
     Ok(stats)
 }
 
-/// One line about a run.
 /// Runs `plan` `rounds` times on each of two subjects (the `w`-th plan of a series),
 /// both with the same random requests in a round and taking turns to go first, so that
 /// neither always runs on a warmer machine; reports each run under `label` and the
@@ -694,6 +693,7 @@ async fn alternate(
     Ok(runs)
 }
 
+/// One line about a run.
 fn summary(stats: &RunStats) -> String {
     format!(
         "{:>9} req/s  p50 {:>6.0} µs  p99 {:>6.0} µs  server CPU {:>5.1} µs/req  errors {}",
