@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Context switches and futex calls per request of the framework and the baseline server,
-# counted by `perf stat` on the server process during one closed-loop run of a workload.
-# Counts, unlike times, barely move with other load on the machine.
+# Context switches, futex calls and SQLite page reads (`pread` calls: pages missing from a
+# connection's page cache) per request of the framework and the baseline server, counted
+# by `perf stat` on the server process during one closed-loop run of a workload. Counts,
+# unlike times, barely move with other load on the machine.
 #
 #   bench/perfstat.sh                 # retrieve, 10 s, on a temporary SQLite file
 #   bench/perfstat.sh mixed 5         # another workload and duration
@@ -32,7 +33,7 @@ for kind in framework baseline; do
     addr=$(sed -n 's/^listening on //p' "$work/$kind.out")
     # Seed and warm up, then count during a run of its own.
     taskset -c 1 "$bench" load --addr "$addr" --db "$db" --workload "$workload" --duration 1 >/dev/null
-    perf stat -x, -e context-switches,syscalls:sys_enter_futex -p "$server" -o "$work/$kind.perf" &
+    perf stat -x, -e context-switches,syscalls:sys_enter_futex,syscalls:sys_enter_pread64 -p "$server" -o "$work/$kind.perf" &
     perf=$!
     result=$(taskset -c 1 "$bench" load --addr "$addr" --db "$db" --workload "$workload" --duration "$seconds")
     kill -INT "$perf"
@@ -42,7 +43,8 @@ for kind in framework baseline; do
     rate=$(echo "$result" | sed -n "s/.*[^0-9,]\([0-9][0-9,]*\) req\/s.*/\1/p" | tr -d ,)
     switches=$(awk -F, '/context-switches/ {print $1}' "$work/$kind.perf")
     futex=$(awk -F, '/sys_enter_futex/ {print $1}' "$work/$kind.perf")
+    reads=$(awk -F, '/sys_enter_pread64/ {print $1}' "$work/$kind.perf")
     requests=$(( rate * seconds ))
-    awk -v k="$kind" -v w="$workload" -v r="$rate" -v s="$switches" -v f="$futex" -v n="$requests" \
-        'BEGIN { printf "%-9s %s: %s req/s, %.2f context switches and %.2f futex calls per request\n", k, w, r, s / n, f / n }'
+    awk -v k="$kind" -v w="$workload" -v r="$rate" -v s="$switches" -v f="$futex" -v p="$reads" -v n="$requests" \
+        'BEGIN { printf "%-9s %s: %s req/s, %.2f context switches, %.2f futex calls and %.2f page reads per request\n", k, w, r, s / n, f / n, p / n }'
 done

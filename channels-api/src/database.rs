@@ -323,9 +323,11 @@ impl DatabaseOptions {
 /// - [`Database::transaction`] for one whose statements must commit or roll back
 ///   together.
 ///
-/// On an SQLite file reads run on reader threads and everything else on the one writer
-/// thread, so writers never wait for each other on SQLite's lock; on PostgreSQL every
-/// thread takes every kind of call.
+/// On an SQLite file [`Database::read`] calls run on reader threads and everything else
+/// on the one writer thread, so writers never wait for each other on SQLite's lock; the
+/// built-in methods' own reads prefer the writer's thread, whose page cache no write makes
+/// stale, unless it is held up or the read is a long one. On PostgreSQL every thread takes
+/// every kind of call.
 ///
 /// Each thread opens its connection when it first needs it, replaces it when it is lost
 /// (the server went away) or when a call panicked, and answers 503 at once while it
@@ -461,6 +463,17 @@ impl Database {
         T: Send + 'static,
     {
         self.executor.submit(Route::Read, query).await
+    }
+
+    /// Runs `query`, a read of the framework's own that never writes: on an SQLite file on
+    /// the writer's thread when it can take it without keeping it waiting, else on a reader
+    /// thread.
+    pub(crate) async fn query<T, F>(&self, query: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, DieselError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.executor.submit(Route::Query, query).await
     }
 
     /// Runs `query`, which may write, with a connection on a database thread: on an
@@ -726,6 +739,51 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(db.read(count).await.unwrap(), 1);
+    }
+
+    /// The framework's own reads run on the writer, whose page cache no write makes stale,
+    /// unless it is held up by a long call or the kind of read is itself long.
+    #[tokio::test]
+    async fn framework_reads_use_the_writer_unless_it_is_held_up() {
+        fn slow_read(_: &mut DbConnection) -> Result<String, DieselError> {
+            std::thread::sleep(Duration::from_millis(8));
+            Ok(thread_name())
+        }
+        let (_dir, db) = file_db(DatabaseOptions::default().max_connections(4)).await;
+        db.write(|conn| diesel::sql_query("INSERT INTO t VALUES ('x')").execute(conn))
+            .await
+            .unwrap();
+        let writer = "channels-api-db-w0";
+        assert_eq!(db.query(|_| Ok(thread_name())).await.unwrap(), writer);
+        assert_eq!(db.query(count).await.unwrap(), 1);
+
+        // A write that holds the writer: reads go to a reader meanwhile.
+        let held = tokio::spawn({
+            let db = db.clone();
+            async move {
+                db.write(|_| {
+                    std::thread::sleep(Duration::from_millis(300));
+                    Ok(())
+                })
+                .await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let meanwhile = db.query(|_| Ok(thread_name())).await.unwrap();
+        assert!(meanwhile.starts_with("channels-api-db-r"), "{meanwhile}");
+        held.await.unwrap().unwrap();
+        // The answer comes just before the thread counts itself idle.
+        while !db.executor.writer_idle() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+
+        // A kind of read that takes long runs on the writer once, then on readers only.
+        assert_eq!(db.query(slow_read).await.unwrap(), writer);
+        for _ in 0..3 {
+            let name = db.query(slow_read).await.unwrap();
+            assert!(name.starts_with("channels-api-db-r"), "{name}");
+        }
+        assert_eq!(db.query(|_| Ok(thread_name())).await.unwrap(), writer);
     }
 
     /// Writes that return their row never step their statement to its end, so SQLite's

@@ -55,7 +55,7 @@ pub async fn retrieve<M: Model>(
     let pk = payload.require::<M::Pk>(M::PK)?;
     let row = ctx
         .db()
-        .read(move |conn| M::find(conn, &pk, &scope))
+        .query(move |conn| M::find(conn, &pk, &scope))
         .await?
         .ok_or_else(not_found)?;
     row.has_object_permission(ctx)?;
@@ -200,7 +200,7 @@ pub async fn list<M: Model>(
         limit: i64::from(page_size) + i64::from(cursor_mode),
         count: !cursor_mode,
     };
-    let (count, mut results) = ctx.db().read(move |conn| M::list(conn, &query)).await?;
+    let (count, mut results) = ctx.db().query(move |conn| M::list(conn, &query)).await?;
     if cursor_mode {
         let more = results.len() > page_size as usize;
         results.truncate(page_size as usize);

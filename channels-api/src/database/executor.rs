@@ -12,6 +12,11 @@
 //! the least loaded one whose current call has not run for long, so a slow query delays
 //! only the calls already queued behind it.
 //!
+//! On an SQLite file the framework's own reads ([`Route::Query`]) prefer the writer's
+//! lane: every write leaves the page cache of every other connection stale, so a read on
+//! a reader after a write fetches again each page it touches, while the writer's cache
+//! stays current ([`Executor::spills_to`] says when such a read goes to a reader).
+//!
 //! On an SQLite file the executor also checkpoints the write-ahead log. SQLite's automatic
 //! checkpoint runs only when a statement of the writing connection steps to its end, which
 //! a write that returns its row (`INSERT … RETURNING` read with `get_result`) never does:
@@ -24,6 +29,8 @@
 //! [`RESTART_EVERY`] calls the writer itself checkpoints, between two writes, copying the
 //! little the readers left, and its next write starts the log over.
 
+use std::any::TypeId;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -38,6 +45,11 @@ use super::{DbConnection, DbError, Target, is_broken, is_connection_lost, open};
 /// A thread whose current call started longer ago than this counts as stalled: new calls
 /// go elsewhere when another thread of its lane can take them.
 const STALLED: Duration = Duration::from_millis(2);
+
+/// A kind of read of the framework's own that took this long or more of late runs on a
+/// reader of SQLite, never on the writer, where it would hold up the writes queued behind
+/// it (a page by number of a large table takes tens of milliseconds).
+const LONG_READ: Duration = Duration::from_millis(1);
 
 /// On an SQLite file, the write calls between two checkpoints of the write-ahead log by a
 /// reader thread. A write changes a few pages, so this keeps the part of the log not yet
@@ -60,6 +72,9 @@ pub(super) enum Route {
     Read,
     /// A call that may write: the writer lane.
     Write,
+    /// A read of the framework's own, known never to write: on SQLite the writer's thread
+    /// unless a reader can take it as cheaply ([`Executor::spills_to`]).
+    Query,
 }
 
 /// The threads of one [`Database`](super::Database) and the queues that feed them.
@@ -115,6 +130,10 @@ struct Shared {
     wait: Duration,
     /// PostgreSQL's `statement_timeout` on every connection.
     statement_timeout: Duration,
+    /// Write calls finished, which tells a reader whose page cache a write made stale.
+    written: AtomicU64,
+    /// How long the framework's reads took of late, per kind ([`Costs`]).
+    costs: Costs,
     /// Counts lost connections: a connection opened before the latest loss is replaced
     /// before its next use, since it most likely went down with the others.
     losses: AtomicU64,
@@ -135,6 +154,9 @@ struct Lane {
     /// One permit per call queued or running: the queue's bound.
     permits: Arc<Semaphore>,
     shared: Arc<Shared>,
+    /// Whether an idle thread whose page cache no write has made stale comes before the
+    /// others: SQLite's readers.
+    fresh_first: bool,
 }
 
 /// The sending side of one worker thread.
@@ -150,6 +172,22 @@ struct Load {
     pending: AtomicUsize,
     /// When the running call started ([`Shared::now`]), or 0 when idle.
     started: AtomicU64,
+    /// [`Shared::writes`] when the thread's latest call started: a reader's page cache is
+    /// current while no write has finished since.
+    seen: AtomicU64,
+}
+
+impl Load {
+    /// Whether the running call started more than [`STALLED`] ago.
+    fn stalled(&self, shared: &Shared) -> bool {
+        let started = self.started.load(Ordering::Acquire);
+        started != 0 && started + (STALLED.as_micros() as u64) < shared.now()
+    }
+
+    /// Whether the thread is idle with a page cache no write has made stale.
+    fn fresh_idle(&self, writes: u64) -> bool {
+        self.pending.load(Ordering::Acquire) == 0 && self.seen.load(Ordering::Acquire) == writes
+    }
 }
 
 /// The settings an [`Executor`] starts with.
@@ -171,6 +209,8 @@ impl Executor {
             target: plan.target,
             wait: plan.wait,
             statement_timeout: plan.statement_timeout,
+            written: AtomicU64::new(0),
+            costs: Costs::default(),
             losses: AtomicU64::new(0),
             epoch: Instant::now(),
         });
@@ -209,14 +249,25 @@ impl Executor {
         self.writer.permits.available_permits()
     }
 
+    /// Whether the writer thread has finished every call it was given.
+    #[cfg(test)]
+    pub(super) fn writer_idle(&self) -> bool {
+        self.writer.workers[0].load.pending.load(Ordering::Acquire) == 0
+    }
+
     /// Runs `call` with a connection on a thread of `route`'s lane, and returns its result.
     pub(super) async fn submit<T, F>(&self, route: Route, call: F) -> Result<T, DbError>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, DieselError> + Send + 'static,
         T: Send + 'static,
     {
-        let lane = match (route, &self.readers) {
-            (Route::Read, Some(readers)) => readers,
+        // The framework's reads are told apart by the closure's type: one per call site
+        // and model.
+        let kind = (route == Route::Query && self.readers.is_some())
+            .then(|| Costs::slot(TypeId::of::<F>()));
+        let lane = match (route, &self.readers, kind) {
+            (Route::Read, Some(readers), _) => readers,
+            (Route::Query, Some(readers), Some(kind)) if self.spills_to(readers, kind) => readers,
             _ => &self.writer,
         };
         if route == Route::Write {
@@ -231,12 +282,47 @@ impl Executor {
             if answer.is_closed() {
                 return;
             }
-            let _ = answer.send(session.execute(queued, call));
+            let started = kind.map(|kind| (kind, Instant::now()));
+            let result = session.execute(queued, call);
+            if route == Route::Write {
+                session.shared.written.fetch_add(1, Ordering::AcqRel);
+            } else if let Some((kind, started)) = started {
+                session.shared.costs.record(kind, started.elapsed());
+            }
+            let _ = answer.send(result);
         });
         lane.dispatch(job)?;
         answered
             .await
             .map_err(|_| DbError::Unavailable("the database thread stopped".into()))?
+    }
+
+    /// Whether a read of the framework's own goes to a reader rather than the writer.
+    ///
+    /// Every write leaves the page cache of every other SQLite connection stale: the next
+    /// read on a reader reads each page it touches again from the file, while the writer's
+    /// own cache stays valid (measured on the benchmark's mixed load: 10 `pread`s per
+    /// request with the reads on the readers, 0.04 with them on the writer, which also
+    /// cut the CPU per request by a third). So such a read goes to a reader only when one is idle with a cache no write
+    /// has made stale since its last call (under reads alone, that spreads reads over the
+    /// cores), or when the writer is busy with a call that has run for long; otherwise it
+    /// waits for the writer, which, having the cache, is the quickest way through even
+    /// behind a queue. A kind of read that took [`LONG_READ`] or more of late always goes
+    /// to a reader, so that writes never queue behind it.
+    fn spills_to(&self, readers: &Lane, kind: usize) -> bool {
+        if self.writer.shared.costs.estimate(kind) >= LONG_READ {
+            return true;
+        }
+        let writer = &self.writer.workers[0].load;
+        if writer.pending.load(Ordering::Acquire) == 0 {
+            return false;
+        }
+        let writes = self.writer.shared.written.load(Ordering::Acquire);
+        readers
+            .workers
+            .iter()
+            .any(|worker| worker.load.fresh_idle(writes))
+            || writer.stalled(&self.writer.shared)
     }
 
     /// Counts a write call and, every [`CHECKPOINT_EVERY`] of them, queues a checkpoint of
@@ -262,6 +348,34 @@ impl Executor {
         });
         // A job that cannot be queued is dropped, which clears the flag.
         let _ = readers.dispatch(job);
+    }
+}
+
+/// How long each kind of the framework's reads took of late: a moving average in
+/// microseconds per slot, the kinds hashed into a few slots (two kinds that share one only
+/// share an estimate).
+#[derive(Debug, Default)]
+struct Costs([AtomicU64; 32]);
+
+impl Costs {
+    /// The slot of a kind of read.
+    fn slot(kind: TypeId) -> usize {
+        let mut hasher = DefaultHasher::new();
+        kind.hash(&mut hasher);
+        (hasher.finish() % 32) as usize
+    }
+
+    /// The kind's estimated run time.
+    fn estimate(&self, slot: usize) -> Duration {
+        Duration::from_micros(self.0[slot].load(Ordering::Relaxed))
+    }
+
+    /// Folds one run time into the kind's estimate, a quarter of the way.
+    fn record(&self, slot: usize, took: Duration) {
+        let took = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        let cell = &self.0[slot];
+        let old = cell.load(Ordering::Relaxed);
+        cell.store(old - old / 4 + took / 4, Ordering::Relaxed);
     }
 }
 
@@ -308,6 +422,7 @@ impl Lane {
             workers: workers.into_boxed_slice(),
             permits: Arc::new(Semaphore::new(capacity)),
             shared: shared.clone(),
+            fresh_first: read_only,
         })
     }
 
@@ -342,30 +457,35 @@ impl Lane {
         }
     }
 
-    /// The first idle thread; else the least loaded one that is not stalled on a long
-    /// call; else the least loaded one.
+    /// The first idle thread (in a lane that prefers them, the first idle one whose page
+    /// cache no write has made stale, if any); else the least loaded one that is not
+    /// stalled on a long call; else the least loaded one.
     fn pick(&self) -> &Worker {
+        let writes = self.shared.written.load(Ordering::Acquire);
+        let mut idle = None;
         let mut least = &self.workers[0];
         let mut least_pending = usize::MAX;
         for worker in self.workers.iter() {
             let pending = worker.load.pending.load(Ordering::Acquire);
             if pending == 0 {
-                return worker;
-            }
-            if pending < least_pending {
+                if !self.fresh_first || worker.load.seen.load(Ordering::Acquire) == writes {
+                    return worker;
+                }
+                idle.get_or_insert(worker);
+            } else if pending < least_pending {
                 least = worker;
                 least_pending = pending;
             }
         }
+        if let Some(worker) = idle {
+            return worker;
+        }
         if self.workers.len() == 1 {
             return least;
         }
-        let now = self.shared.now();
-        let stalled_before = now.saturating_sub(STALLED.as_micros() as u64);
         let mut best: Option<(usize, &Worker)> = None;
         for worker in self.workers.iter() {
-            let started = worker.load.started.load(Ordering::Acquire);
-            if started != 0 && started < stalled_before {
+            if worker.load.stalled(&self.shared) {
                 continue;
             }
             let pending = worker.load.pending.load(Ordering::Acquire);
@@ -380,6 +500,8 @@ impl Lane {
 /// A worker thread: runs queued calls until every sender is gone and the queue is empty.
 fn work(jobs: Receiver<Job>, mut session: Session, load: Arc<Load>, _exit: ExitGuard) {
     while let Ok(job) = jobs.recv() {
+        let writes = session.shared.written.load(Ordering::Acquire);
+        load.seen.store(writes, Ordering::Release);
         load.started.store(session.shared.now(), Ordering::Release);
         job(&mut session);
         session.after_call();

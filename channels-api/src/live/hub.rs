@@ -207,7 +207,9 @@ impl<M: LiveModel> Feed for TableFeed<M> {
         }
         images.push(']');
         Box::pin(async move {
-            let decoded = db.read(move |conn| M::decode_images(conn, &images)).await?;
+            let decoded = db
+                .query(move |conn| M::decode_images(conn, &images))
+                .await?;
             if decoded.len() != count {
                 tracing::error!(
                     table = M::TABLE,
@@ -508,7 +510,7 @@ impl Inner {
 async fn install(db: &Database, tables: &[Captured]) -> Result<i64, DbError> {
     let tables = tables.to_vec();
     db.write(move |conn| log::install(conn, &tables)).await?;
-    db.read(log::head).await
+    db.query(log::head).await
 }
 
 /// Retries [`install`] until it succeeds (the head position) or the server stops.
@@ -740,7 +742,7 @@ async fn run(
 /// nobody subscribed, moves it to the head at the cost of one lookup.
 async fn catch_up_all(inner: &Inner, position: &mut i64, gap: &mut Gap) -> Result<(), DbError> {
     if inner.is_idle() {
-        *position = inner.db.read(log::head).await?.max(*position);
+        *position = inner.db.query(log::head).await?.max(*position);
         *gap = None;
         return Ok(());
     }
@@ -762,7 +764,7 @@ async fn advance(inner: &Inner, position: &mut i64, gap: &mut Gap) -> Result<(),
         let after = *position;
         let mut changes = inner
             .db
-            .read(move |conn| log::read(conn, after, None, None, BATCH))
+            .query(move |conn| log::read(conn, after, None, None, BATCH))
             .await?;
         let mut full = changes.len() as i64 == BATCH;
         let Some(first) = changes.first().map(|c| c.position) else {
@@ -770,7 +772,7 @@ async fn advance(inner: &Inner, position: &mut i64, gap: &mut Gap) -> Result<(),
             return Ok(());
         };
         if first > after + 1 {
-            let pruned = inner.db.read(log::pruned).await?;
+            let pruned = inner.db.query(log::pruned).await?;
             if pruned > after {
                 // Another process pruned changes this one had not delivered: say so
                 // rather than skip them.
@@ -804,7 +806,7 @@ async fn advance(inner: &Inner, position: &mut i64, gap: &mut Gap) -> Result<(),
                         } else {
                             let settled = inner
                                 .db
-                                .read(move |conn| log::read_settled(conn, after, BATCH))
+                                .query(move |conn| log::read_settled(conn, after, BATCH))
                                 .await?;
                             match settled {
                                 Some(settled) => {
@@ -911,7 +913,7 @@ async fn catch_up(
     position: i64,
 ) -> Result<(), ApiError> {
     if from < position {
-        let pruned = inner.db.read(log::pruned).await?;
+        let pruned = inner.db.query(log::pruned).await?;
         if pruned > from {
             return Err(ApiError::field(
                 410,
@@ -926,7 +928,7 @@ async fn catch_up(
             let tables = tables.clone();
             let changes = inner
                 .db
-                .read(move |conn| log::read(conn, after, Some(position), Some(&tables), BATCH))
+                .query(move |conn| log::read(conn, after, Some(position), Some(&tables), BATCH))
                 .await?;
             let Some(last) = changes.last().map(|c| c.position) else {
                 break;

@@ -363,7 +363,7 @@ pub async fn subscribe<M: LiveModel>(
         };
         let backend = db.backend();
         let (position, (count, results)) = db
-            .read(move |conn| {
+            .query(move |conn| {
                 diesel::Connection::transaction(conn, |conn| {
                     if backend == Backend::Postgres {
                         // One snapshot for the position and the rows, taken once the
@@ -390,7 +390,7 @@ pub async fn subscribe<M: LiveModel>(
         };
         (position, Some(page))
     } else {
-        let head = db.read(log::head).await?;
+        let head = db.query(log::head).await?;
         match after {
             Some(after) if after > head => {
                 return Err(ApiError::field(
