@@ -786,6 +786,34 @@ mod tests {
         assert_eq!(db.query(|_| Ok(thread_name())).await.unwrap(), writer);
     }
 
+    /// With every thread of a lane busy, a call waits for the first to finish, not for
+    /// the one held up by a long call.
+    #[tokio::test]
+    async fn a_thread_held_up_holds_up_no_call_but_its_own() {
+        let (_dir, db) = file_db(DatabaseOptions::default().max_connections(3)).await;
+        assert_eq!(db.executor.threads(), (1, 2));
+        let sleep = |ms| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                db.read(move |_| {
+                    std::thread::sleep(Duration::from_millis(ms));
+                    Ok(thread_name())
+                })
+                .await
+            })
+        };
+        let long = sleep(600);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let short = sleep(60);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let quick = db.read(|_| Ok(thread_name())).await.unwrap();
+        assert!(!long.is_finished(), "the call waited for the long one");
+        let short = short.await.unwrap().unwrap();
+        let long = long.await.unwrap().unwrap();
+        assert_eq!(quick, short);
+        assert_ne!(quick, long);
+    }
+
     /// Writes that return their row never step their statement to its end, so SQLite's
     /// own automatic checkpoint would never run and the log would grow with every write.
     #[tokio::test]

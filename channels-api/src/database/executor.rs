@@ -9,8 +9,8 @@
 //!
 //! Threads are grouped in lanes. A call goes to the first idle thread of its lane, in a
 //! fixed order, so a light load stays on one warm thread; when every thread is busy, to
-//! the least loaded one whose current call has not run for long, so a slow query delays
-//! only the calls already queued behind it.
+//! the lane's backlog, which the first thread to finish takes from, so no thread waits
+//! while calls are queued and a slow query holds up no call but its own.
 //!
 //! On an SQLite file the framework's own reads ([`Route::Query`]) prefer the writer's
 //! lane: every write leaves the page cache of every other connection stale, so a read on
@@ -30,11 +30,12 @@
 //! little the readers left, and its next write starts the log over.
 
 use std::any::TypeId;
+use std::collections::VecDeque;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use diesel::result::Error as DieselError;
@@ -42,8 +43,8 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, TryAcquireError, ones
 
 use super::{DbConnection, DbError, Target, is_broken, is_connection_lost, open};
 
-/// A thread whose current call started longer ago than this counts as stalled: new calls
-/// go elsewhere when another thread of its lane can take them.
+/// A writer whose current call started longer ago than this counts as stalled: the
+/// framework's reads go to the readers meanwhile.
 const STALLED: Duration = Duration::from_millis(2);
 
 /// A kind of read of the framework's own that took this long or more of late runs on a
@@ -64,6 +65,9 @@ pub(super) const RESTART_EVERY: u64 = 4096;
 
 /// One call, as a worker thread runs it.
 type Job = Box<dyn FnOnce(&mut Session) + Send>;
+
+/// Calls waiting for the first thread of a lane to finish.
+type Backlog = Arc<Mutex<VecDeque<Job>>>;
 
 /// Where a call runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,6 +161,9 @@ struct Lane {
     /// Whether an idle thread whose page cache no write has made stale comes before the
     /// others: SQLite's readers.
     fresh_first: bool,
+    /// In a lane of several threads, the calls none was idle for, taken by the first to
+    /// finish.
+    backlog: Option<Backlog>,
 }
 
 /// The sending side of one worker thread.
@@ -398,6 +405,7 @@ impl Lane {
         capacity: usize,
     ) -> std::io::Result<Self> {
         let mut workers = Vec::with_capacity(threads);
+        let backlog: Option<Backlog> = (threads > 1).then(Backlog::default);
         for i in 0..threads {
             // Every queue can hold every permit, so sending never blocks.
             let (queue, jobs) = sync_channel(capacity);
@@ -415,7 +423,10 @@ impl Lane {
             let thread_load = load.clone();
             std::thread::Builder::new()
                 .name(format!("channels-api-db-{kind}{i}"))
-                .spawn(move || work(jobs, session, thread_load, guard))?;
+                .spawn({
+                    let backlog = backlog.clone();
+                    move || work(jobs, session, thread_load, backlog, guard)
+                })?;
             workers.push(Worker { queue, load });
         }
         Ok(Self {
@@ -423,6 +434,7 @@ impl Lane {
             permits: Arc::new(Semaphore::new(capacity)),
             shared: shared.clone(),
             fresh_first: read_only,
+            backlog,
         })
     }
 
@@ -442,10 +454,28 @@ impl Lane {
         }
     }
 
-    /// Queues `job` on the thread that should take it next.
+    /// Hands `job` to the lane's thread when it has one; else to an idle thread
+    /// ([`Lane::idle`]) or, with none idle, to the backlog that the first thread to finish
+    /// takes from: no thread waits while another has calls queued, and a thread stalled on
+    /// a long call holds up no call but its own.
     fn dispatch(&self, job: Job) -> Result<(), DbError> {
-        let worker = self.pick();
-        worker.load.pending.fetch_add(1, Ordering::AcqRel);
+        let worker = match &self.backlog {
+            None => {
+                let only = &self.workers[0];
+                only.load.pending.fetch_add(1, Ordering::AcqRel);
+                only
+            }
+            Some(backlog) => {
+                let mut backlog = backlog.lock().unwrap_or_else(|e| e.into_inner());
+                let Some(worker) = self.idle() else {
+                    backlog.push_back(job);
+                    return Ok(());
+                };
+                // Claimed under the lock, under which a thread also counts itself idle.
+                worker.load.pending.fetch_add(1, Ordering::AcqRel);
+                worker
+            }
+        };
         match worker.queue.try_send(job) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
@@ -457,56 +487,55 @@ impl Lane {
         }
     }
 
-    /// The first idle thread (in a lane that prefers them, the first idle one whose page
-    /// cache no write has made stale, if any); else the least loaded one that is not
-    /// stalled on a long call; else the least loaded one.
-    fn pick(&self) -> &Worker {
+    /// The first idle thread, in a fixed order so that a light load stays on one warm
+    /// thread; in a lane that prefers them, the first idle one whose page cache no write
+    /// has made stale, if any.
+    fn idle(&self) -> Option<&Worker> {
         let writes = self.shared.written.load(Ordering::Acquire);
         let mut idle = None;
-        let mut least = &self.workers[0];
-        let mut least_pending = usize::MAX;
         for worker in self.workers.iter() {
-            let pending = worker.load.pending.load(Ordering::Acquire);
-            if pending == 0 {
-                if !self.fresh_first || worker.load.seen.load(Ordering::Acquire) == writes {
-                    return worker;
-                }
-                idle.get_or_insert(worker);
-            } else if pending < least_pending {
-                least = worker;
-                least_pending = pending;
-            }
-        }
-        if let Some(worker) = idle {
-            return worker;
-        }
-        if self.workers.len() == 1 {
-            return least;
-        }
-        let mut best: Option<(usize, &Worker)> = None;
-        for worker in self.workers.iter() {
-            if worker.load.stalled(&self.shared) {
+            if worker.load.pending.load(Ordering::Acquire) != 0 {
                 continue;
             }
-            let pending = worker.load.pending.load(Ordering::Acquire);
-            if best.is_none_or(|(p, _)| pending < p) {
-                best = Some((pending, worker));
+            if !self.fresh_first || worker.load.seen.load(Ordering::Acquire) == writes {
+                return Some(worker);
             }
+            idle.get_or_insert(worker);
         }
-        best.map_or(least, |(_, worker)| worker)
+        idle
     }
 }
 
 /// A worker thread: runs queued calls until every sender is gone and the queue is empty.
-fn work(jobs: Receiver<Job>, mut session: Session, load: Arc<Load>, _exit: ExitGuard) {
-    while let Ok(job) = jobs.recv() {
-        let writes = session.shared.written.load(Ordering::Acquire);
-        load.seen.store(writes, Ordering::Release);
-        load.started.store(session.shared.now(), Ordering::Release);
-        job(&mut session);
-        session.after_call();
-        load.started.store(0, Ordering::Release);
-        load.pending.fetch_sub(1, Ordering::AcqRel);
+fn work(
+    jobs: Receiver<Job>,
+    mut session: Session,
+    load: Arc<Load>,
+    backlog: Option<Backlog>,
+    _exit: ExitGuard,
+) {
+    while let Ok(mut job) = jobs.recv() {
+        loop {
+            let writes = session.shared.written.load(Ordering::Acquire);
+            load.seen.store(writes, Ordering::Release);
+            load.started.store(session.shared.now(), Ordering::Release);
+            job(&mut session);
+            session.after_call();
+            load.started.store(0, Ordering::Release);
+            // The thread counts itself idle under the backlog's lock, which a dispatcher
+            // holds from finding every thread busy to queueing the call there: no call is
+            // left in the backlog while a thread waits.
+            let mut queued = backlog
+                .as_ref()
+                .map(|backlog| backlog.lock().unwrap_or_else(|e| e.into_inner()));
+            match queued.as_mut().and_then(|queued| queued.pop_front()) {
+                Some(next) => job = next,
+                None => {
+                    load.pending.fetch_sub(1, Ordering::AcqRel);
+                    break;
+                }
+            }
+        }
     }
 }
 
