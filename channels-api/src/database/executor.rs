@@ -310,12 +310,13 @@ impl Executor {
     /// read on a reader reads each page it touches again from the file, while the writer's
     /// own cache stays valid (measured on the benchmark's mixed load: 10 `pread`s per
     /// request with the reads on the readers, 0.04 with them on the writer, which also
-    /// cut the CPU per request by a third). So such a read goes to a reader only when one is idle with a cache no write
-    /// has made stale since its last call (under reads alone, that spreads reads over the
-    /// cores), or when the writer is busy with a call that has run for long; otherwise it
-    /// waits for the writer, which, having the cache, is the quickest way through even
-    /// behind a queue. A kind of read that took [`LONG_READ`] or more of late always goes
-    /// to a reader, so that writes never queue behind it.
+    /// cut the CPU per request by a third). So such a read goes to a reader only when one
+    /// is idle with a cache no write has made stale since its last call (under reads
+    /// alone, that spreads reads over the cores), or when the writer is busy with a call
+    /// that has run for long; otherwise it waits for the writer, which, having the cache,
+    /// is the quickest way through even behind a queue. A kind of read that took
+    /// [`LONG_READ`] or more of late always goes to a reader, so that writes never queue
+    /// behind it.
     fn spills_to(&self, readers: &Lane, kind: usize) -> bool {
         if self.writer.shared.costs.estimate(kind) >= LONG_READ {
             return true;
