@@ -741,6 +741,24 @@ mod tests {
         assert_eq!(db.read(count).await.unwrap(), 1);
     }
 
+    /// SQLite's queries run on the database threads themselves, so they are batch work:
+    /// waking one never preempts the runtime thread that handed it a call.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn sqlite_threads_run_as_batch_work() {
+        fn policy() -> Result<String, DieselError> {
+            let sched = std::fs::read_to_string("/proc/thread-self/sched").unwrap();
+            let line = sched.lines().find(|l| l.starts_with("policy")).unwrap();
+            Ok(line.rsplit(' ').next().unwrap().to_owned())
+        }
+        const SCHED_BATCH: &str = "3";
+        let (_dir, db) = file_db(DatabaseOptions::default().max_connections(4)).await;
+        assert_eq!(db.write(|_| policy()).await.unwrap(), SCHED_BATCH);
+        assert_eq!(db.read(|_| policy()).await.unwrap(), SCHED_BATCH);
+        // The runtime's own threads keep the default policy.
+        assert_eq!(policy().unwrap(), "0");
+    }
+
     /// The framework's own reads run on the writer, whose page cache no write makes stale,
     /// unless it is held up by a long call or the kind of read is itself long.
     #[tokio::test]

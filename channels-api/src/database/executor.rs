@@ -422,11 +422,17 @@ impl Lane {
             exits.live.fetch_add(1, Ordering::AcqRel);
             let guard = ExitGuard(exits.clone());
             let thread_load = load.clone();
+            let in_process = !matches!(shared.target, Target::Postgres(_));
             std::thread::Builder::new()
                 .name(format!("channels-api-db-{kind}{i}"))
                 .spawn({
                     let backlog = backlog.clone();
-                    move || work(jobs, session, thread_load, backlog, guard)
+                    move || {
+                        if in_process {
+                            run_as_batch();
+                        }
+                        work(jobs, session, thread_load, backlog, guard)
+                    }
                 })?;
             workers.push(Worker { queue, load });
         }
@@ -506,6 +512,40 @@ impl Lane {
         idle
     }
 }
+
+/// Puts the calling thread under Linux's `SCHED_BATCH` policy: it gets the same share of
+/// the processor, but waking it never preempts the thread that woke it.
+///
+/// For SQLite, whose queries run on the database thread itself. Where a database thread
+/// shares a core with the runtime's, handing it a call would otherwise switch to it at
+/// once, and back for the answer, twice a call; as batch work it waits for the runtime's
+/// thread to run out of work or time, then runs every call queued meanwhile in a row
+/// (the benchmark's retrieve on one core: 0.17 context switches per request instead of
+/// 1.9). Not for PostgreSQL, where the thread mostly waits for the server's answer and
+/// should take it as soon as it comes (measured slower as batch work).
+///
+/// The thread's nice value is set to 0 by the same call: a server started with a higher
+/// one, lacking the right to lower it, keeps it (the error is only logged).
+#[cfg(target_os = "linux")]
+fn run_as_batch() {
+    use thread_priority::unix::{
+        NormalThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy,
+        thread_native_id,
+    };
+    use thread_priority::{ThreadPriority, ThreadPriorityOsValue};
+    let policy = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Batch);
+    let nice_zero = ThreadPriority::Os(ThreadPriorityOsValue::default());
+    if let Err(error) = set_thread_priority_and_policy(thread_native_id(), nice_zero, policy) {
+        tracing::debug!(
+            ?error,
+            "database thread: scheduling not set as batch work at nice 0"
+        );
+    }
+}
+
+/// Elsewhere the scheduler is left as it is.
+#[cfg(not(target_os = "linux"))]
+fn run_as_batch() {}
 
 /// A worker thread: runs queued calls until every sender is gone and the queue is empty.
 fn work(
