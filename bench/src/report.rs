@@ -734,6 +734,18 @@ fn milliseconds(ms: Option<f64>) -> String {
     ms.map_or_else(|| "-".to_owned(), |ms| format!("{ms:.1}"))
 }
 
+/// How live data on changed the writes per second, from the ratio live on / live off: a
+/// ratio above 1 (other load on the machine, since capture only adds work) reads as more.
+fn capture_change(ratio: f64) -> String {
+    let percent = ((1.0 - ratio) * 100.0).round();
+    if percent < 0.0 {
+        format!("{:.0}% more writes/s", -percent)
+    } else {
+        // `abs` turns the -0 of a ratio just above 1 into 0.
+        format!("{:.0}% fewer writes/s", percent.abs())
+    }
+}
+
 /// "met" or "**missed**".
 fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "**missed**" }
@@ -1020,10 +1032,10 @@ impl Report {
                     c.live_off.errors
                 );
                 verdicts.push(format!(
-                    "Capture cost, {} `{}`: {:.0}% fewer writes/s with live data on: {}.",
+                    "Capture cost, {} `{}`: {} with live data on: {}.",
                     backend.name(),
                     c.workload.name(),
-                    (1.0 - c.ratio) * 100.0,
+                    capture_change(c.ratio),
                     verdict(c.ratio >= CAPTURE_TARGET_RATIO)
                 ));
             }
@@ -1247,6 +1259,14 @@ mod tests {
         );
         let json: serde_json::Value = serde_json::from_str(&r.json().unwrap()).unwrap();
         assert_eq!(json["backends"][0]["live"]["capture"][0]["ratio"], 0.95);
+    }
+
+    #[test]
+    fn capture_change_reads_as_more_or_fewer() {
+        assert_eq!(capture_change(0.6), "40% fewer writes/s");
+        assert_eq!(capture_change(1.0), "0% fewer writes/s");
+        assert_eq!(capture_change(1.004), "0% fewer writes/s");
+        assert_eq!(capture_change(1.44), "44% more writes/s");
     }
 
     #[test]
