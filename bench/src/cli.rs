@@ -19,7 +19,9 @@ usage: channels-api-bench [OPTIONS]
        channels-api-bench load --addr 127.0.0.1:PORT --db URL [--workload W] [OPTIONS]
 
 Measures the polls example served by channels-api against a hand-written tokio-tungstenite
-server doing the same queries, and writes docs/benchmarks.{md,json,svg}.
+server doing the same queries, and writes docs/benchmarks.{md,json,svg}. Build it with
+--release: a debug build's numbers say nothing of speed, and it writes to the target
+directory instead.
 
 options:
   --quick                about one second per workload, fewer idle connections; writes

@@ -125,6 +125,30 @@ fn connect(url: &str) -> Result<Conn, String> {
     Ok(Conn::Sqlite(conn))
 }
 
+/// The main process of the PostgreSQL server behind `url` (the postmaster, the parent of
+/// every backend), when that server runs on this machine; `None` for SQLite, or when the
+/// backend a connection gets is no local `postgres` process.
+pub(crate) fn local_postgres_pid(url: &str) -> Option<u32> {
+    #[derive(QueryableByName)]
+    struct Backend {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        pid: i32,
+    }
+    let Ok(Conn::Postgres(mut conn)) = connect(url) else {
+        return None;
+    };
+    let backend: Backend = diesel::sql_query("SELECT pg_backend_pid() AS pid")
+        .get_result(&mut conn)
+        .ok()?;
+    let backend = u32::try_from(backend.pid).ok()?;
+    // Read while the connection, and so its backend, is open.
+    let postmaster = crate::system::parent_pid(backend)?;
+    let local = [backend, postmaster]
+        .iter()
+        .all(|&pid| crate::system::process_name(pid).is_some_and(|n| n.starts_with("postgres")));
+    local.then_some(postmaster)
+}
+
 /// Inserts `rows` questions into the empty table of `url` and returns their ids, in order.
 pub(crate) fn seed(url: &str, rows: usize) -> Result<Vec<i32>, String> {
     let mut conn = connect(url)?;

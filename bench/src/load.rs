@@ -415,6 +415,9 @@ pub(crate) struct RunStats {
     /// per correct answer, in microseconds. Database work in another process (PostgreSQL)
     /// is not in it; SQLite's is.
     pub(crate) server_cpu_us_per_request: Option<f64>,
+    /// The database server's CPU time (a PostgreSQL server on this machine: its processes,
+    /// all of them) during the measured window, per correct answer, in microseconds.
+    pub(crate) database_cpu_us_per_request: Option<f64>,
     /// The first error seen, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) first_error: Option<String>,
@@ -435,11 +438,31 @@ impl ClientResult {
     }
 }
 
-/// Runs `plan` against the server at `addr`, whose process is `server_pid` when its CPU
-/// time should be measured.
+/// The processes whose CPU time a run measures.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Measured {
+    /// The server's process.
+    pub(crate) server: Option<u32>,
+    /// A database server's main process, counted with its children
+    /// ([`crate::system::tree_cpu_seconds`]).
+    pub(crate) database: Option<u32>,
+}
+
+impl Measured {
+    /// The server's process alone.
+    pub(crate) fn server(pid: u32) -> Self {
+        Measured {
+            server: Some(pid),
+            database: None,
+        }
+    }
+}
+
+/// Runs `plan` against the server at `addr`, measuring the CPU time of the processes in
+/// `measured`.
 pub(crate) async fn run(
     addr: SocketAddr,
-    server_pid: Option<u32>,
+    measured: Measured,
     plan: &Plan,
     seed: u64,
 ) -> Result<RunStats, String> {
@@ -459,14 +482,24 @@ pub(crate) async fn run(
         let rng = Rng::new(seed ^ (client as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         tasks.spawn(client_loop(ws, client, plan, rng, measure_from, end));
     }
-    // The server's CPU time over the measured window.
+    // The CPU time over the measured window.
+    let sample = || {
+        let server = measured.server.map(crate::system::cpu_seconds);
+        let database = measured.database.map(crate::system::tree_cpu_seconds);
+        (server, database)
+    };
     let mut cpu = None;
-    if let Some(pid) = server_pid {
+    let mut database_cpu = None;
+    if measured.server.is_some() || measured.database.is_some() {
         tokio::time::sleep_until(measure_from.into()).await;
-        let before = crate::system::cpu_seconds(pid);
+        let before = sample();
         tokio::time::sleep_until(end.into()).await;
-        if let (Ok(before), Ok(after)) = (before, crate::system::cpu_seconds(pid)) {
+        let after = sample();
+        if let (Some(Ok(before)), Some(Ok(after))) = (before.0, after.0) {
             cpu = Some(after - before);
+        }
+        if let (Some(Ok(before)), Some(Ok(after))) = (before.1, after.1) {
+            database_cpu = Some(after - before);
         }
     }
     let mut latencies = Vec::new();
@@ -481,10 +514,10 @@ pub(crate) async fn run(
         }
     }
     let mut stats = RunStats::from_latencies(latencies, errors, plan.duration, first_error);
-    if let Some(cpu) = cpu
-        && stats.requests > 0
-    {
-        stats.server_cpu_us_per_request = Some(cpu * 1e6 / stats.requests as f64);
+    if stats.requests > 0 {
+        let per_request = |seconds: f64| seconds * 1e6 / stats.requests as f64;
+        stats.server_cpu_us_per_request = cpu.map(per_request);
+        stats.database_cpu_us_per_request = database_cpu.map(per_request);
     }
     Ok(stats)
 }
@@ -577,6 +610,7 @@ impl RunStats {
             max_us: us(latencies_ns.last().copied().unwrap_or(0)),
             mean_us,
             server_cpu_us_per_request: None,
+            database_cpu_us_per_request: None,
             first_error,
         }
     }

@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use cli::{Command, Options, Section, ServerKind};
 use db::{Backend, FreshDb};
 use depth::PaginationDepth;
-use load::{PageMode, Plan, Rows, RunStats, Workload};
+use load::{Measured, PageMode, Plan, Rows, RunStats, Workload};
 use process::ServerProcess;
 use report::{BackendResults, HostilePair, MemoryPair, Report, Settings, WorkloadResult};
 use system::Pinning;
@@ -67,6 +67,12 @@ fn main() {
     std::process::exit(code);
 }
 
+/// Whether this program was built without optimizations: its servers then run several
+/// times slower than they would in release, so its numbers say nothing of their speed.
+/// Such a run still checks that the servers and the measurements work, and never writes
+/// `docs/`.
+pub(crate) const DEBUG_BUILD: bool = cfg!(debug_assertions);
+
 /// Prints progress on standard error; standard output carries only the report.
 macro_rules! progress {
     ($($arg:tt)*) => { eprintln!("[bench] {}", format_args!($($arg)*)) };
@@ -75,6 +81,12 @@ macro_rules! progress {
 /// The whole benchmark: every server it starts is stopped before this returns.
 fn bench(options: &Options, args: &[String]) -> Result<(), String> {
     let started = Instant::now();
+    if DEBUG_BUILD {
+        progress!(
+            "note: a debug build, whose numbers say nothing of either server's speed (build \
+             with --release); the report goes to the target directory"
+        );
+    }
     let date = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string();
     let machine = system::Machine::detect();
     let pinning = if options.pin {
@@ -136,7 +148,7 @@ fn drive(options: &cli::LoadOptions) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    let stats = runtime.block_on(load::run(options.addr, None, &plan, 1))?;
+    let stats = runtime.block_on(load::run(options.addr, Measured::default(), &plan, 1))?;
     println!("{} {}", options.workload.name(), summary(&stats));
     Ok(())
 }
@@ -166,7 +178,7 @@ async fn run(
         },
         check_request_id: false,
     };
-    let ceiling = load::run(echo.addr(), Some(echo.pid()), &plan, 1).await?;
+    let ceiling = load::run(echo.addr(), Measured::server(echo.pid()), &plan, 1).await?;
     progress!("  echo: {}", summary(&ceiling));
     drop(echo);
 
@@ -227,6 +239,8 @@ struct Subject {
     kind: ServerKind,
     server: ServerProcess,
     rows: Rows,
+    /// The PostgreSQL server's main process, when it runs on this machine.
+    database_pid: Option<u32>,
     // Dropped after the server, which uses it.
     db: FreshDb,
 }
@@ -261,10 +275,13 @@ impl Subject {
         let url = db.url.clone();
         let rows = options.rows;
         let ids = blocking(move || db::seed(&url, rows)).await?;
+        let url = db.url.clone();
+        let database_pid = blocking(move || Ok(db::local_postgres_pid(&url))).await?;
         Ok(Self {
             kind,
             server,
             rows: Rows { ids: Arc::new(ids) },
+            database_pid,
             db,
         })
     }
@@ -279,7 +296,11 @@ impl Subject {
             rows: self.rows.clone(),
             ..plan.clone()
         };
-        let stats = load::run(self.server.addr(), Some(self.server.pid()), &plan, seed).await?;
+        let measured = Measured {
+            server: Some(self.server.pid()),
+            database: self.database_pid,
+        };
+        let stats = load::run(self.server.addr(), measured, &plan, seed).await?;
         self.server.check_alive()?;
         Ok(stats)
     }
@@ -558,7 +579,7 @@ async fn pagination_depth(
     for request in depth::requests(rows) {
         server.check_alive()?;
         let plan = depth::plan(request, options.quick);
-        let stats = load::run(server.addr(), Some(server.pid()), &plan, 0).await?;
+        let stats = load::run(server.addr(), Measured::server(server.pid()), &plan, 0).await?;
         progress!(
             "    {} {} page {:<6} {}",
             backend.name(),
@@ -696,11 +717,15 @@ async fn alternate(
 /// One line about a run.
 fn summary(stats: &RunStats) -> String {
     format!(
-        "{:>9} req/s  p50 {:>6.0} µs  p99 {:>6.0} µs  server CPU {:>5.1} µs/req  errors {}",
+        "{:>9} req/s  p50 {:>6.0} µs  p99 {:>6.0} µs  server CPU {:>5.1} µs/req{}  errors {}",
         report::thousands(stats.requests_per_sec),
         stats.p50_us,
         stats.p99_us,
         stats.server_cpu_us_per_request.unwrap_or(f64::NAN),
+        stats
+            .database_cpu_us_per_request
+            .map(|us| format!("  database CPU {us:>5.1} µs/req"))
+            .unwrap_or_default(),
         stats.errors
     ) + &stats
         .first_error
@@ -709,20 +734,22 @@ fn summary(stats: &RunStats) -> String {
         .unwrap_or_default()
 }
 
-/// Where the report goes: `--out`, else `docs/` of the workspace in full mode, else a
-/// directory in the build's target directory (so a quick run leaves the sources alone).
+/// Where the report goes: `--out`, else `docs/` of the workspace in full mode of a release
+/// build, else a directory in the build's target directory (so a quick run, or a debug
+/// build's, leaves the sources alone).
 fn output_dir(options: &Options) -> Result<PathBuf, String> {
     if let Some(out) = &options.out {
         return Ok(out.clone());
     }
-    if !options.quick {
+    if !options.quick && !DEBUG_BUILD {
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
             .parent()
             .ok_or("cannot find the workspace directory")?;
         return Ok(workspace.join("docs"));
     }
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
-    // .../target/release/channels-api-bench: the target directory is two levels up.
+    // .../target/release/channels-api-bench (or debug/): the target directory is two
+    // levels up.
     let target = exe
         .parent()
         .and_then(Path::parent)
@@ -733,7 +760,8 @@ fn output_dir(options: &Options) -> Result<PathBuf, String> {
 
 /// The command that produced the report, with any password hidden.
 fn command_line(args: &[String]) -> String {
-    let mut line = String::from("cargo run --release -p channels-api-bench");
+    let profile = if DEBUG_BUILD { "" } else { " --release" };
+    let mut line = format!("cargo run{profile} -p channels-api-bench");
     if !args.is_empty() {
         line.push_str(" --");
         for arg in args {

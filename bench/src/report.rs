@@ -175,6 +175,59 @@ fn spread(ratios: &[f64]) -> String {
     }
 }
 
+/// Where the CPU time of each request goes when the database is a server on this machine
+/// (PostgreSQL): the server's process and the database's, per request, for both servers.
+fn database_cpu_markdown(md: &mut String, backend: &BackendResults) {
+    let rows: Vec<_> = backend
+        .workloads
+        .iter()
+        .filter_map(|w| {
+            let (f, b) = (&w.framework, &w.baseline);
+            match (
+                f.server_cpu_us_per_request,
+                f.database_cpu_us_per_request,
+                b.server_cpu_us_per_request,
+                b.database_cpu_us_per_request,
+            ) {
+                (Some(fs), Some(fd), Some(bs), Some(bd)) => Some((w, fs, fd, bs, bd)),
+                _ => None,
+            }
+        })
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "Where the CPU goes, in µs per request: the server's process, and the database's \
+         (the PostgreSQL server's processes, all of them, over the same window).\n\n\
+         | workload | framework server | framework database | baseline server | baseline \
+         database | database ratio | server + database ratio |\n|---|--:|--:|--:|--:|--:|--:|"
+    );
+    for (w, fs, fd, bs, bd) in rows {
+        let _ = writeln!(
+            md,
+            "| {} | {fs:.1} | {fd:.1} | {bs:.1} | {bd:.1} | {} | {:.2} |",
+            w.workload.name(),
+            // `noop` asks nothing of the database.
+            if bd > 0.0 {
+                format!("{:.2}", ratio(fd, bd))
+            } else {
+                "-".to_owned()
+            },
+            ratio(fs + fd, bs + bd),
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\nWhere the database's time per request is as large as the server's and the two \
+         share the machine's cores, requests/s follow the server + database ratio more than \
+         the server's own: a server can then win only by asking less of the database. The \
+         framework's writes ask more, the change log's row (see \"Capture cost\" under \
+         \"Live data\").\n"
+    );
+}
+
 /// What a long query on one connection does to the retrieves of the others: the `stall`
 /// workload's p99 against the `retrieve` workload's, for each server.
 fn long_query_markdown(md: &mut String, backend: &BackendResults) {
@@ -263,6 +316,13 @@ impl Report {
              queries (**baseline**). Produced by `{}` ({} mode) on {}; the run took {:.0} s.\n",
             self.command, self.mode, self.date, self.elapsed_seconds
         );
+        if crate::DEBUG_BUILD {
+            let _ = writeln!(
+                md,
+                "**A debug build**: both servers ran unoptimized, so these numbers say nothing \
+                 of their speed; this run only shows that every measurement works.\n"
+            );
+        }
         let _ = writeln!(md, "## Machine\n");
         let m = &self.machine;
         let _ = writeln!(md, "- CPU: {}, {} logical cores", m.cpu_model, m.cores);
@@ -369,6 +429,7 @@ impl Report {
                  processes not) over the measured window per answer, less sensitive to other \
                  load on the machine than requests/s; errors = framework / baseline.\n"
             );
+            database_cpu_markdown(&mut md, backend);
             long_query_markdown(&mut md, backend);
             if let Some(error) = backend
                 .workloads
@@ -1181,6 +1242,25 @@ mod tests {
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         assert!(svg.contains("requests per second"));
         assert!(md.contains("## Pagination depth\n\nSkipped."), "{md}");
+    }
+
+    #[test]
+    fn shows_where_the_cpu_goes_when_the_database_is_measured() {
+        let mut r = report();
+        assert!(!r.markdown().contains("Where the CPU goes"));
+        let w = &mut r.backends[0].workloads[0];
+        for (stats, server, database) in [
+            (&mut w.framework, 50.0, 150.0),
+            (&mut w.baseline, 80.0, 100.0),
+        ] {
+            stats.server_cpu_us_per_request = Some(server);
+            stats.database_cpu_us_per_request = Some(database);
+        }
+        let md = r.markdown();
+        assert!(
+            md.contains("| retrieve | 50.0 | 150.0 | 80.0 | 100.0 | 1.50 | 1.11 |"),
+            "{md}"
+        );
     }
 
     #[test]

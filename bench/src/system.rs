@@ -140,26 +140,68 @@ pub(crate) fn rss_bytes(pid: u32) -> Result<u64, String> {
         .ok_or_else(|| format!("no VmRSS line in {path}"))
 }
 
-/// The CPU time process `pid` (all its threads) has used so far, in seconds, from
-/// /proc/PID/stat. Linux reports it in USER_HZ ticks, which are 1/100 s on every
-/// architecture it supports.
-pub(crate) fn cpu_seconds(pid: u32) -> Result<f64, String> {
-    const USER_HZ: f64 = 100.0;
+/// Linux reports CPU times in USER_HZ ticks, which are 1/100 s on every architecture it
+/// supports.
+const USER_HZ: f64 = 100.0;
+
+/// The fields of /proc/PID/stat after the command name (the name, in parentheses, may
+/// hold spaces): the state is the first, the parent's PID the second.
+fn stat_fields(pid: u32) -> Result<Vec<String>, String> {
     let path = format!("/proc/{pid}/stat");
     let stat = fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
-    // The command name, in parentheses, may hold spaces: count fields after its end.
-    let fields: Vec<&str> = stat
+    Ok(stat
         .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
+        .map(|(_, rest)| rest.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default())
+}
+
+/// The ticks of the stat field at `index` (counted after the command name).
+fn ticks(fields: &[String], index: usize) -> Option<u64> {
+    fields.get(index).and_then(|v| v.parse().ok())
+}
+
+/// The CPU time process `pid` (all its threads) has used so far, in seconds, from
+/// /proc/PID/stat.
+pub(crate) fn cpu_seconds(pid: u32) -> Result<f64, String> {
+    let fields = stat_fields(pid)?;
     // Fields 14 and 15 (utime, stime) of the whole line; 12 and 13 after the name.
-    match (
-        fields.get(11).and_then(|v| v.parse::<u64>().ok()),
-        fields.get(12).and_then(|v| v.parse::<u64>().ok()),
-    ) {
+    match (ticks(&fields, 11), ticks(&fields, 12)) {
         (Some(user), Some(system)) => Ok((user + system) as f64 / USER_HZ),
-        _ => Err(format!("cannot read the CPU times in {path}")),
+        _ => Err(format!("cannot read the CPU times in /proc/{pid}/stat")),
     }
+}
+
+/// The parent of process `pid`.
+pub(crate) fn parent_pid(pid: u32) -> Option<u32> {
+    stat_fields(pid).ok()?.get(1)?.parse().ok()
+}
+
+/// The command name of process `pid` (/proc/PID/comm).
+pub(crate) fn process_name(pid: u32) -> Option<String> {
+    let comm = fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    Some(comm.trim_end().to_owned())
+}
+
+/// The CPU time, in seconds, that process `pid` and its children have used so far: its
+/// own, that of its children still running, and that of those it has waited for
+/// (fields 16 and 17 of its stat, `cutime` and `cstime`). For a PostgreSQL server, whose
+/// postmaster forks a process per connection and for its background work, that is all
+/// the database's work.
+pub(crate) fn tree_cpu_seconds(pid: u32) -> Result<f64, String> {
+    let fields = stat_fields(pid)?;
+    let own = [11, 12, 13, 14]
+        .iter()
+        .map(|&i| ticks(&fields, i))
+        .sum::<Option<u64>>()
+        .ok_or_else(|| format!("cannot read the CPU times in /proc/{pid}/stat"))?;
+    let dir = fs::read_dir("/proc").map_err(|e| format!("cannot list /proc: {e}"))?;
+    let children: u64 = dir
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|child| stat_fields(child).ok())
+        .filter(|fields| fields.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(pid))
+        .filter_map(|fields| Some(ticks(&fields, 11)? + ticks(&fields, 12)?))
+        .sum();
+    Ok((own + children) as f64 / USER_HZ)
 }
 
 /// Facts about the machine, for the report.
@@ -252,5 +294,24 @@ mod tests {
         }
         assert!(used >= 0.0);
         assert!(cpu_seconds(u32::MAX).is_err());
+    }
+
+    #[test]
+    fn counts_the_cpu_of_a_process_and_its_children() {
+        let me = std::process::id();
+        assert_eq!(parent_pid(me), Some(std::os::unix::process::parent_id()));
+        assert!(process_name(me).is_some_and(|name| !name.is_empty()));
+        assert_eq!(parent_pid(u32::MAX), None);
+        assert!(tree_cpu_seconds(u32::MAX).is_err());
+        let before = tree_cpu_seconds(me).unwrap();
+        assert!(before >= cpu_seconds(me).unwrap());
+        // A child that spins for a while, waited for: its time is ours from then on.
+        let status = Command::new("/bin/sh")
+            .arg("-c")
+            .arg("i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done")
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert!(tree_cpu_seconds(me).unwrap() > before);
     }
 }
