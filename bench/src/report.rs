@@ -158,10 +158,9 @@ pub(crate) fn thousands(value: f64) -> String {
     out
 }
 
-fn cpu(stats: &RunStats) -> String {
-    stats
-        .server_cpu_us_per_request
-        .map_or_else(|| "-".to_owned(), |us| format!("{us:.1}"))
+/// Microseconds of CPU per request, or `-` when they were not measured.
+fn micros(us: Option<f64>) -> String {
+    us.map_or_else(|| "-".to_owned(), |us| format!("{us:.1}"))
 }
 
 /// `0.91–1.20`, the range of `ratios`.
@@ -209,8 +208,8 @@ fn database_cpu_markdown(md: &mut String, backend: &BackendResults) {
             md,
             "| {} | {fs:.1} | {fd:.1} | {bs:.1} | {bd:.1} | {} | {:.2} |",
             w.workload.name(),
-            // `noop` asks nothing of the database.
-            if bd > 0.0 {
+            // `noop` asks nothing of the database (what shows is background work).
+            if bd >= 1.0 {
                 format!("{:.2}", ratio(fd, bd))
             } else {
                 "-".to_owned()
@@ -379,7 +378,7 @@ impl Report {
             thousands(c.requests_per_sec),
             c.p50_us,
             c.p99_us,
-            cpu(c),
+            micros(c.server_cpu_us_per_request),
             c.errors
         );
         for backend in &self.backends {
@@ -414,8 +413,8 @@ impl Report {
                     w.framework.p99_us,
                     w.baseline.p99_us,
                     w.p99_ratio,
-                    cpu(&w.framework),
-                    cpu(&w.baseline),
+                    micros(w.framework.server_cpu_us_per_request),
+                    micros(w.baseline.server_cpu_us_per_request),
                     w.framework.errors,
                     w.baseline.errors
                 );
@@ -1059,11 +1058,12 @@ impl Report {
              {:.2} s warm-up then {:.2} s measured, the median of {} round(s), the servers \
              alternating) on the framework server with live data on (the polls router: \
              `question` offers `subscribe`, so the server installs the change log and its \
-             triggers, and reads the log after each write; no subscriber) and off (`serve \
+             triggers; with no subscriber, as here, it does not read the log) and off (`serve \
              --no-live`: the same `question` methods, filters and page size from a model of \
              the same table without `subscribe`: no triggers, no log). Ratio = live on / \
              live off writes per second. With live data on, every write also inserts its \
-             change, as JSON, into the log in the same transaction.\n",
+             change, as JSON, into the log in the same transaction; on PostgreSQL that \
+             shows in the database's CPU per write (its processes, all of them).\n",
             self.settings.connections,
             s.capture_warmup_seconds,
             s.capture_duration_seconds,
@@ -1071,14 +1071,14 @@ impl Report {
         );
         let _ = writeln!(
             md,
-            "| backend | workload | live on writes/s | live off writes/s | ratio | ratio per round | live on p99 µs | live off p99 µs | live on CPU µs/req | live off CPU µs/req | errors |"
+            "| backend | workload | live on writes/s | live off writes/s | ratio | ratio per round | live on p99 µs | live off p99 µs | live on CPU µs/req | live off CPU µs/req | live on database CPU µs/req | live off database CPU µs/req | errors |"
         );
-        let _ = writeln!(md, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+        let _ = writeln!(md, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
         for (backend, live) in &measured {
             for c in &live.capture {
                 let _ = writeln!(
                     md,
-                    "| {} | {} | {} | {} | {:.2} | {} | {:.0} | {:.0} | {} | {} | {} / {} |",
+                    "| {} | {} | {} | {} | {:.2} | {} | {:.0} | {:.0} | {} | {} | {} | {} | {} / {} |",
                     backend.name(),
                     c.workload.name(),
                     thousands(c.live_on.requests_per_sec),
@@ -1087,8 +1087,10 @@ impl Report {
                     spread(&c.round_ratios),
                     c.live_on.p99_us,
                     c.live_off.p99_us,
-                    cpu(&c.live_on),
-                    cpu(&c.live_off),
+                    micros(c.live_on.server_cpu_us_per_request),
+                    micros(c.live_off.server_cpu_us_per_request),
+                    micros(c.live_on.database_cpu_us_per_request),
+                    micros(c.live_off.database_cpu_us_per_request),
                     c.live_on.errors,
                     c.live_off.errors
                 );
