@@ -357,7 +357,9 @@ impl Report {
             "- Load: {} connections, each a closed loop (send, wait for the answer, repeat), \
              {:.2} s warm-up then {:.2} s measured per run; framework and baseline run \
              alternately, {} round(s) each per workload, the median round reported; {} rows \
-             seeded and restored before every run; pages of {}; database pools of {}\n",
+             seeded and restored before every run (and the framework's change log pruned, \
+             so that a read workload does not pay for the pruning of the writes before it); \
+             pages of {}; database pools of {}\n",
             s.connections,
             s.warmup_seconds,
             s.duration_seconds,
