@@ -326,11 +326,10 @@ mod tests {
         assert_eq!(redact("sqlite:///tmp/x"), "sqlite:///tmp/x");
     }
 
-    #[test]
-    fn seeds_and_resets_sqlite() {
+    /// A fresh SQLite file with the polls `questions` table, and a connection to it.
+    fn questions_db() -> (FreshDb, SqliteConnection) {
         let db = FreshDb::sqlite("test").unwrap();
-        let mut conn = connect(&db.url).unwrap();
-        let Conn::Sqlite(c) = &mut conn else {
+        let Conn::Sqlite(mut c) = connect(&db.url).unwrap() else {
             panic!("expected SQLite")
         };
         c.batch_execute(
@@ -338,6 +337,13 @@ mod tests {
              question_text TEXT NOT NULL, pub_date TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)",
         )
         .unwrap();
+        (db, c)
+    }
+
+    #[test]
+    fn seeds_and_resets_sqlite() {
+        let (db, mut c) = questions_db();
+        let c = &mut c;
         let ids = seed(&db.url, 60).unwrap();
         assert_eq!(ids, (1..=60).collect::<Vec<_>>());
         c.batch_execute(
@@ -357,16 +363,8 @@ mod tests {
 
     #[test]
     fn reset_prunes_the_change_log_to_its_newest_change() {
-        let db = FreshDb::sqlite("test").unwrap();
-        let mut conn = connect(&db.url).unwrap();
-        let Conn::Sqlite(c) = &mut conn else {
-            panic!("expected SQLite")
-        };
-        c.batch_execute(
-            "CREATE TABLE questions (id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, \
-             question_text TEXT NOT NULL, pub_date TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)",
-        )
-        .unwrap();
+        let (db, mut c) = questions_db();
+        let c = &mut c;
         let columns: &[&str] = &["id", "question_text", "pub_date"];
         let install = channels_api::live::install_sql(
             channels_api::Backend::Sqlite,
@@ -411,16 +409,8 @@ mod tests {
 
     #[test]
     fn fills_sqlite_with_consecutive_ids() {
-        let db = FreshDb::sqlite("test").unwrap();
-        let mut conn = connect(&db.url).unwrap();
-        let Conn::Sqlite(c) = &mut conn else {
-            panic!("expected SQLite")
-        };
-        c.batch_execute(
-            "CREATE TABLE questions (id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, \
-             question_text TEXT NOT NULL, pub_date TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)",
-        )
-        .unwrap();
+        let (db, mut c) = questions_db();
+        let c = &mut c;
         fill(&db.url, 2500).unwrap();
         let rows: Vec<(i32, String)> = questions::table
             .order(questions::id)
