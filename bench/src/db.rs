@@ -256,14 +256,12 @@ pub(crate) fn reset(url: &str, seeded: &[i32]) -> Result<(), String> {
             .and_then(|_| c.batch_execute(&restore))
     })
     .map_err(|e| format!("cannot reset the table: {e}"))?;
-    let has_log = format!(
-        "{} IS NOT NULL",
-        match &conn {
-            Conn::Sqlite(_) =>
-                format!("(SELECT name FROM sqlite_master WHERE name = '{CHANGE_LOG}')"),
-            Conn::Postgres(_) => format!("to_regclass('{CHANGE_LOG}')"),
+    let has_log = match &conn {
+        Conn::Sqlite(_) => {
+            format!("EXISTS (SELECT 1 FROM sqlite_master WHERE name = '{CHANGE_LOG}')")
         }
-    );
+        Conn::Postgres(_) => format!("to_regclass('{CHANGE_LOG}') IS NOT NULL"),
+    };
     let has_log = with_conn!(&mut conn, c => {
         diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(&has_log)).get_result(c)
     })
@@ -282,10 +280,14 @@ pub(crate) fn reset(url: &str, seeded: &[i32]) -> Result<(), String> {
     }
     let cleanup = match &mut conn {
         Conn::Sqlite(c) => c.batch_execute("PRAGMA wal_checkpoint(TRUNCATE);"),
-        Conn::Postgres(c) if has_log => {
-            c.batch_execute(&format!("VACUUM ANALYZE questions, {CHANGE_LOG}"))
+        Conn::Postgres(c) => {
+            let log = if has_log {
+                format!(", {CHANGE_LOG}")
+            } else {
+                String::new()
+            };
+            c.batch_execute(&format!("VACUUM ANALYZE questions{log}"))
         }
-        Conn::Postgres(c) => c.batch_execute("VACUUM ANALYZE questions"),
     };
     cleanup.map_err(|e| format!("cannot clean up after a run: {e}"))
 }
